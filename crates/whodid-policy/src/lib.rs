@@ -1,0 +1,2 @@
+//! The kube-apiserver audit policy engine.
+#![warn(missing_docs)]

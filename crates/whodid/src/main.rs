@@ -1,0 +1,74 @@
+//! The `whodid` command line: one binary for the server and every tool.
+//!
+//! `main` parses arguments with clap, sets up tracing, runs one command and
+//! turns its outcome into an exit code. Each command lives in its own module
+//! and returns `anyhow::Result<ExitCode>`; library crates below return typed
+//! errors, and this is the only place where they become text for a person.
+
+mod input;
+mod output;
+mod policy;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// who did what, when, and where: the audit-log system of a regulated
+/// Kubernetes platform.
+///
+/// whodid collects audit events (Kubernetes API requests, SSH access,
+/// database access, application events), keeps them tamper-evident, and
+/// answers questions about them.
+#[derive(Debug, Parser)]
+#[command(name = "whodid", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    /// Log filter for whodid's own diagnostics (tracing EnvFilter syntax), e.g. `info` or `whodid_journal=debug`.
+    #[arg(long, global = true, env = "WHODID_LOG", default_value = "warn")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with kube-apiserver audit policies (audit.k8s.io/v1 Policy): check, test on a captured log, apply, decide.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log);
+    let outcome = match cli.command {
+        Command::Policy(command) => policy::run(command),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("whodid: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// A closed pipe (`whodid … | head`) is a normal way to stop reading, not an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
