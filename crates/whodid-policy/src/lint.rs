@@ -1,0 +1,1 @@
+//! (load/lint engineer: in progress)

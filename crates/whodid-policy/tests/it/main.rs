@@ -1,0 +1,4 @@
+//! Integration tests of the policy engine (one test binary to save link time).
+
+mod conformance;
+mod fixtures;
