@@ -65,7 +65,12 @@ impl<'a> RequestAttributes<'a> {
         RequestAttributes::new(
             Cow::Borrowed(event.user.username.as_str()),
             !event.user.uid.is_empty(),
-            event.user.groups.iter().map(|g| Cow::Borrowed(g.as_str())).collect(),
+            event
+                .user
+                .groups
+                .iter()
+                .map(|g| Cow::Borrowed(g.as_str()))
+                .collect(),
             Cow::Borrowed(event.verb.as_str()),
             &event.request_uri,
         )
@@ -119,7 +124,10 @@ impl<'a> EventHead<'a> {
             Some(user) => (
                 Cow::Borrowed(user.username.as_ref()),
                 !user.uid.is_empty(),
-                user.groups.iter().map(|g| Cow::Borrowed(g.as_ref())).collect(),
+                user.groups
+                    .iter()
+                    .map(|g| Cow::Borrowed(g.as_ref()))
+                    .collect(),
             ),
             None => (Cow::Borrowed(""), false, Vec::new()),
         };

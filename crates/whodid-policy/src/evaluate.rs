@@ -120,7 +120,9 @@ impl Evaluator {
             .rules
             .iter()
             .enumerate()
-            .map(|(index, rule)| compile_rule(index, rule, policy_stages, policy.omit_managed_fields))
+            .map(|(index, rule)| {
+                compile_rule(index, rule, policy_stages, policy.omit_managed_fields)
+            })
             .collect();
         Evaluator {
             rules,
@@ -170,7 +172,12 @@ fn compile_rule(
                 .collect(),
         }
     } else if !rule.non_resource_urls.is_empty() {
-        Scope::NonResource(rule.non_resource_urls.iter().map(|u| compile_url(u)).collect())
+        Scope::NonResource(
+            rule.non_resource_urls
+                .iter()
+                .map(|u| compile_url(u))
+                .collect(),
+        )
     } else {
         Scope::Any
     };
@@ -225,7 +232,11 @@ impl CompiledRule {
             let Some(user) = &attrs.user else {
                 return false;
             };
-            if !user.groups.iter().any(|group| has(&self.user_groups, group)) {
+            if !user
+                .groups
+                .iter()
+                .any(|group| has(&self.user_groups, group))
+            {
                 return false;
             }
         }
@@ -283,7 +294,9 @@ fn matches_resource(
 fn resource_matches(pattern: &ResourcePattern, resource: &str, subresource: &str) -> bool {
     match pattern {
         ResourcePattern::All => true,
-        ResourcePattern::AnyWithSubresource(sub) => !subresource.is_empty() && **sub == *subresource,
+        ResourcePattern::AnyWithSubresource(sub) => {
+            !subresource.is_empty() && **sub == *subresource
+        }
         ResourcePattern::ResourceAndSubresources(r) => **r == *resource,
         ResourcePattern::Exact(entry) => equals_combined(entry, resource, subresource),
     }

@@ -27,3 +27,6 @@ pub mod request_info;
 pub mod simulate;
 mod stage_set;
 pub mod validate;
+mod yaml_tree;
+
+pub use yaml_tree::Position;

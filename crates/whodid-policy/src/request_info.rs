@@ -170,10 +170,7 @@ pub fn request_info(request_uri: &str, method: Method) -> RequestInfo<'_> {
 /// Like [`request_info`], but borrowing from the URI whenever no decoding was
 /// needed. This is the hot path of policy evaluation.
 pub fn request_info_borrowed(request_uri: &str, method: Method) -> RequestInfo<'_> {
-    let raw_path = request_uri
-        .split(['?', '#'])
-        .next()
-        .unwrap_or(request_uri);
+    let raw_path = request_uri.split(['?', '#']).next().unwrap_or(request_uri);
     if raw_path.contains('%') {
         return request_info(request_uri, method);
     }
@@ -453,14 +450,24 @@ mod tests {
 
     #[test]
     fn discovery_paths_are_not_resources() {
-        for uri in ["/", "/version", "/api", "/api/v1", "/apis/apps/v1", "/apis/apps"] {
+        for uri in [
+            "/",
+            "/version",
+            "/api",
+            "/api/v1",
+            "/apis/apps/v1",
+            "/apis/apps",
+        ] {
             assert!(!info(uri, "get").resource_request, "{uri}");
         }
     }
 
     #[test]
     fn namespaced_resource_with_subresource() {
-        let i = info("/api/v1/namespaces/team-a/pods/web-1/exec?command=ls", "create");
+        let i = info(
+            "/api/v1/namespaces/team-a/pods/web-1/exec?command=ls",
+            "create",
+        );
         assert!(i.resource_request);
         assert_eq!(
             (&*i.namespace, &*i.resource, &*i.name, &*i.subresource),
@@ -471,7 +478,10 @@ mod tests {
     #[test]
     fn namespace_itself_and_its_subresources() {
         let i = info("/api/v1/namespaces/team-a", "get");
-        assert_eq!((&*i.namespace, &*i.resource, &*i.name), ("team-a", "namespaces", "team-a"));
+        assert_eq!(
+            (&*i.namespace, &*i.resource, &*i.name),
+            ("team-a", "namespaces", "team-a")
+        );
         let i = info("/api/v1/namespaces/team-a/finalize", "update");
         assert_eq!(
             (&*i.namespace, &*i.resource, &*i.name, &*i.subresource),
@@ -482,18 +492,33 @@ mod tests {
     #[test]
     fn legacy_watch_path_has_no_subresource() {
         let i = info("/api/v1/watch/namespaces/ns/pods/p1", "watch");
-        assert_eq!((&*i.namespace, &*i.resource, &*i.name, &*i.subresource), ("ns", "pods", "p1", ""));
+        assert_eq!(
+            (&*i.namespace, &*i.resource, &*i.name, &*i.subresource),
+            ("ns", "pods", "p1", "")
+        );
     }
 
     #[test]
     fn field_selector_names_a_list() {
-        let i = info("/api/v1/namespaces/team-a/configmaps?fieldSelector=metadata.name%3Dapp-config", "list");
+        let i = info(
+            "/api/v1/namespaces/team-a/configmaps?fieldSelector=metadata.name%3Dapp-config",
+            "list",
+        );
         assert_eq!(&*i.name, "app-config");
-        let i = info("/api/v1/namespaces/team-a/configmaps?fieldSelector=metadata.name%21%3Dx", "list");
+        let i = info(
+            "/api/v1/namespaces/team-a/configmaps?fieldSelector=metadata.name%21%3Dx",
+            "list",
+        );
         assert_eq!(&*i.name, "");
-        let i = info("/api/v1/namespaces/team-a/configmaps?fieldSelector=metadata.name%3Dx&limit=abc", "list");
+        let i = info(
+            "/api/v1/namespaces/team-a/configmaps?fieldSelector=metadata.name%3Dx&limit=abc",
+            "list",
+        );
         assert_eq!(&*i.name, "", "an undecodable query gives no name");
-        let i = info("/api/v1/namespaces/team-a/configmaps?fieldSelector=metadata.name%3Dx", "deletecollection");
+        let i = info(
+            "/api/v1/namespaces/team-a/configmaps?fieldSelector=metadata.name%3Dx",
+            "deletecollection",
+        );
         assert_eq!(&*i.name, "", "only GETs look at the field selector");
     }
 
@@ -501,7 +526,10 @@ mod tests {
     fn group_version_needs_four_parts() {
         let i = info("/apis/apps/v1/deployments", "list");
         assert!(i.resource_request);
-        assert_eq!((&*i.api_group, &*i.api_version, &*i.resource), ("apps", "v1", "deployments"));
+        assert_eq!(
+            (&*i.api_group, &*i.api_version, &*i.resource),
+            ("apps", "v1", "deployments")
+        );
     }
 
     #[test]

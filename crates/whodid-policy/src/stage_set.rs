@@ -53,7 +53,9 @@ impl StageSet {
 
     /// The stages, in the order they happen.
     pub fn iter(self) -> impl Iterator<Item = Stage> {
-        Stage::ALL.into_iter().filter(move |&stage| self.contains(stage))
+        Stage::ALL
+            .into_iter()
+            .filter(move |&stage| self.contains(stage))
     }
 
     /// The stage names sorted alphabetically, as the apiserver's oracle prints them.
@@ -81,10 +83,17 @@ mod tests {
         let u = a.union(b);
         assert!(u.contains(Stage::Panic) && u.contains(Stage::ResponseComplete));
         assert!(!u.contains(Stage::ResponseStarted));
-        assert_eq!(u.sorted_names(), ["Panic", "RequestReceived", "ResponseComplete"]);
+        assert_eq!(
+            u.sorted_names(),
+            ["Panic", "RequestReceived", "ResponseComplete"]
+        );
         assert_eq!(
             u.iter().collect::<Vec<_>>(),
-            [Stage::RequestReceived, Stage::ResponseComplete, Stage::Panic]
+            [
+                Stage::RequestReceived,
+                Stage::ResponseComplete,
+                Stage::Panic
+            ]
         );
     }
 }
