@@ -20,7 +20,12 @@ use clap::{Parser, Subcommand};
 /// database access, application events), keeps them tamper-evident, and
 /// answers questions about them.
 #[derive(Debug, Parser)]
-#[command(name = "whodid", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "whodid",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     /// Log filter for whodid's own diagnostics (tracing EnvFilter syntax), e.g. `info` or `whodid_journal=debug`.
     #[arg(long, global = true, env = "WHODID_LOG", default_value = "warn")]

@@ -2,4 +2,5 @@
 
 mod conformance;
 mod fixtures;
+mod lint;
 mod loading;

@@ -1,1 +1,0 @@
-//! (load/lint engineer: in progress)
