@@ -75,25 +75,61 @@ impl Method {
 }
 
 /// Derives the request info from a request URI (path and query, as the
-/// apiserver logs it in `requestURI`) and the method.
+/// apiserver logs it in `requestURI`) and the method. Borrows from the URI
+/// unless the path needs percent-decoding.
 pub fn request_info(request_uri: &str, method: Method) -> RequestInfo<'_> {
-    let (raw_path, query) = match request_uri.split_once('?') {
+    let without_fragment = request_uri.split('#').next().unwrap_or(request_uri);
+    let (raw_path, query) = match without_fragment.split_once('?') {
         Some((path, query)) => (path, Some(query)),
-        None => (request_uri, None),
+        None => (without_fragment, None),
     };
-    // A URI may carry a fragment in theory; Go drops it from Path.
-    let raw_path = raw_path.split('#').next().unwrap_or(raw_path);
-    let path = percent_decode(raw_path, false);
+    match percent_decode(raw_path, false) {
+        Cow::Borrowed(path) => classify(path, query, method),
+        Cow::Owned(path) => classify(&path, query, method).into_owned(),
+    }
+}
+
+/// The same as [`request_info`]; kept as the name of the allocation-free path.
+pub fn request_info_borrowed(request_uri: &str, method: Method) -> RequestInfo<'_> {
+    request_info(request_uri, method)
+}
+
+impl RequestInfo<'_> {
+    /// A copy that owns its strings.
+    pub fn into_owned(self) -> RequestInfo<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        RequestInfo {
+            path: own(self.path),
+            resource_request: self.resource_request,
+            api_prefix: own(self.api_prefix),
+            api_group: own(self.api_group),
+            api_version: own(self.api_version),
+            namespace: own(self.namespace),
+            resource: own(self.resource),
+            subresource: own(self.subresource),
+            name: own(self.name),
+        }
+    }
+}
+
+/// `RequestInfoFactory.NewRequestInfo` on a decoded path.
+fn classify<'p>(path: &'p str, query: Option<&str>, method: Method) -> RequestInfo<'p> {
     let mut info = RequestInfo {
-        path: path.clone(),
+        path: Cow::Borrowed(path),
         ..RequestInfo::default()
     };
-
-    let trimmed = trim_slashes(&path);
+    let trimmed = trim_slashes(path);
     if trimmed.is_empty() {
         return info;
     }
-    let parts: Vec<&str> = trimmed.split('/').collect();
+    // The factory looks at no more than the first ten segments.
+    let mut buf: [&str; 10] = [""; 10];
+    let mut count = 0;
+    for part in trimmed.split('/').take(buf.len()) {
+        buf[count] = part;
+        count += 1;
+    }
+    let parts = &buf[..count];
     if parts.len() < 3 {
         return info;
     }
@@ -113,7 +149,6 @@ pub fn request_info(request_uri: &str, method: Method) -> RequestInfo<'_> {
     }
     let api_version = rest[0];
     rest = &rest[1..];
-
     // `/{watch|proxy}/…`: the verb comes from the path (a legacy form).
     let mut verb_via_path = false;
     if rest[0] == "watch" || rest[0] == "proxy" {
@@ -124,111 +159,10 @@ pub fn request_info(request_uri: &str, method: Method) -> RequestInfo<'_> {
         rest = &rest[1..];
         verb_via_path = true;
     }
-
-    let mut namespace = "";
-    if rest[0] == "namespaces" {
-        if rest.len() > 1 {
-            namespace = rest[1];
-            if rest.len() > 2 && rest[2] != "status" && rest[2] != "finalize" {
-                rest = &rest[2..];
-            }
-        }
-    }
-
-    let mut resource = "";
-    let mut name = "";
-    let mut subresource = "";
-    if rest.len() >= 3 && !verb_via_path {
-        subresource = rest[2];
-    }
-    if rest.len() >= 2 {
-        name = rest[1];
-    }
-    if !rest.is_empty() {
-        resource = rest[0];
-    }
-
-    info.resource_request = true;
-    info.api_prefix = Cow::Owned(prefix.to_owned());
-    info.api_group = Cow::Owned(api_group.to_owned());
-    info.api_version = Cow::Owned(api_version.to_owned());
-    info.namespace = Cow::Owned(namespace.to_owned());
-    info.resource = Cow::Owned(resource.to_owned());
-    info.subresource = Cow::Owned(subresource.to_owned());
-    info.name = Cow::Owned(name.to_owned());
-
-    // A GET without a name is a list or a watch, and may name one object
-    // through an exact `metadata.name` field selector.
-    if name.is_empty() && method == Method::Get && !verb_via_path {
-        if let Some(selected) = query.and_then(field_selector_name) {
-            info.name = Cow::Owned(selected);
-        }
-    }
-    info
-}
-
-/// Like [`request_info`], but borrowing from the URI whenever no decoding was
-/// needed. This is the hot path of policy evaluation.
-pub fn request_info_borrowed(request_uri: &str, method: Method) -> RequestInfo<'_> {
-    let raw_path = request_uri.split(['?', '#']).next().unwrap_or(request_uri);
-    if raw_path.contains('%') {
-        return request_info(request_uri, method);
-    }
-    let query = request_uri
-        .split_once('?')
-        .map(|(_, query)| query.split('#').next().unwrap_or(query));
-    let mut info = RequestInfo {
-        path: Cow::Borrowed(raw_path),
-        ..RequestInfo::default()
-    };
-    let trimmed = trim_slashes(raw_path);
-    if trimmed.is_empty() {
-        return info;
-    }
-    let mut parts = trimmed.split('/');
-    let mut next = || parts.next();
-    // Collect at most the parts the factory looks at, without allocating.
-    let mut buf: [&str; 10] = [""; 10];
-    let mut count = 0;
-    while count < buf.len() {
-        match next() {
-            Some(part) => {
-                buf[count] = part;
-                count += 1;
-            }
-            None => break,
-        }
-    }
-    let parts = &buf[..count];
-    if parts.len() < 3 {
-        return info;
-    }
-    let prefix = parts[0];
-    if prefix != "api" && prefix != "apis" {
-        return info;
-    }
-    let mut rest = &parts[1..];
-    let mut api_group = "";
-    if prefix != "api" {
-        if rest.len() < 3 {
-            return info;
-        }
-        api_group = rest[0];
-        rest = &rest[1..];
-    }
-    let api_version = rest[0];
-    rest = &rest[1..];
-    let mut verb_via_path = false;
-    if rest[0] == "watch" || rest[0] == "proxy" {
-        if rest.len() < 2 {
-            return info;
-        }
-        rest = &rest[1..];
-        verb_via_path = true;
-    }
     let mut namespace = "";
     if rest[0] == "namespaces" && rest.len() > 1 {
         namespace = rest[1];
+        // `namespaces/{ns}/status|finalize` are subresources of the namespace.
         if rest.len() > 2 && rest[2] != "status" && rest[2] != "finalize" {
             rest = &rest[2..];
         }
@@ -253,6 +187,8 @@ pub fn request_info_borrowed(request_uri: &str, method: Method) -> RequestInfo<'
     info.resource = Cow::Borrowed(resource);
     info.subresource = Cow::Borrowed(subresource);
     info.name = Cow::Borrowed(name);
+    // A GET without a name is a list or a watch, and may name one object
+    // through an exact `metadata.name` field selector.
     if name.is_empty() && method == Method::Get && !verb_via_path {
         if let Some(selected) = query.and_then(field_selector_name) {
             info.name = Cow::Owned(selected);
@@ -394,7 +330,7 @@ fn exact_match(selector: &str, field: &str) -> Option<String> {
 /// Decodes `%XX` escapes (and `+` as a space in query components), keeping
 /// invalid escapes as they are.
 fn percent_decode(input: &str, plus_is_space: bool) -> Cow<'_, str> {
-    if !input.contains('%') && !(plus_is_space && input.contains('+')) {
+    if !(input.contains('%') || plus_is_space && input.contains('+')) {
         return Cow::Borrowed(input);
     }
     let bytes = input.as_bytes();

@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
 struct Cli {
     /// Log filter for whodid's own diagnostics (tracing EnvFilter syntax), e.g. `info` or `whodid_journal=debug`.
     #[arg(long, global = true, env = "WHODID_LOG", default_value = "warn")]
-    log: String,
+    log_level: String,
 
     #[command(subcommand)]
     command: Command,
@@ -44,7 +44,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log);
+    init_tracing(&cli.log_level);
     let outcome = match cli.command {
         Command::Policy(command) => policy::run(command),
     };

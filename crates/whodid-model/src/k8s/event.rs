@@ -41,11 +41,7 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impersonated_user: Option<UserInfo>,
     /// Source IPs, from `X-Forwarded-For`, `X-Real-Ip` and the peer address.
-    #[serde(
-        default,
-        rename = "sourceIPs",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(default, rename = "sourceIPs", skip_serializing_if = "Vec::is_empty")]
     pub source_ips: Vec<String>,
     /// The client's user agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

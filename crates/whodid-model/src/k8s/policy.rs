@@ -56,7 +56,11 @@ pub struct PolicyRule {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<String>,
     /// Non-resource URL paths, exact or with a trailing `*` (non-resource requests only).
-    #[serde(default, rename = "nonResourceURLs", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "nonResourceURLs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub non_resource_urls: Vec<String>,
     /// Stages this rule does not record (unioned with the policy's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -96,6 +96,9 @@ pub(crate) struct Findings<'s> {
 }
 
 impl<'s> Findings<'s> {
+    // One argument per field of a finding reads better at the call sites
+    // than a builder would.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn push(
         &mut self,
         code: &'static str,

@@ -1,5 +1,8 @@
 //! Integration tests of the policy engine (one test binary to save link time).
 
+// Tests may panic on unexpected input: that is how they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod conformance;
 mod fixtures;
 mod lint;

@@ -1,0 +1,10 @@
+//! End-to-end tests of the `whodid` binary (one test binary to save link time).
+
+// Tests may panic on unexpected input: that is how they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod policy_apply;
+mod policy_check;
+mod policy_decide;
+mod policy_test;
+mod util;
