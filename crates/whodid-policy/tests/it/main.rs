@@ -7,3 +7,4 @@ mod conformance;
 mod fixtures;
 mod lint;
 mod loading;
+mod properties;
