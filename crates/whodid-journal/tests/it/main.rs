@@ -1,0 +1,6 @@
+//! Integration tests of the journal (one test binary to save link time).
+
+// Tests may panic on unexpected input: that is how they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod proofs;
