@@ -3,4 +3,6 @@
 // Tests may panic on unexpected input: that is how they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 mod proofs;
+mod roundtrip;
