@@ -80,7 +80,8 @@ impl Verifier {
     /// Parses a verifier key: `<name>+<hex key id>+<base64(0x01 ‖ key)>`.
     pub fn from_vkey(vkey: &str) -> Result<Verifier, CheckpointError> {
         let mut parts = vkey.trim().splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(CheckpointError::BadKey("expected <name>+<key id>+<key>"));
         };
         let raw = B64
@@ -91,7 +92,8 @@ impl Verifier {
         }
         let mut public = [0u8; 32];
         public.copy_from_slice(&raw[1..]);
-        let key = VerifyingKey::from_bytes(&public).map_err(|_| CheckpointError::BadKey("invalid ed25519 point"))?;
+        let key = VerifyingKey::from_bytes(&public)
+            .map_err(|_| CheckpointError::BadKey("invalid ed25519 point"))?;
         let verifier = Verifier::new(name, key);
         if hex4(&verifier.id) != id_hex {
             return Err(CheckpointError::BadKey("key id does not match the key"));
@@ -128,25 +130,35 @@ pub fn sign_note(body: &str, key: &SigningKeyPair) -> String {
 /// valid signature by `verifier`'s key; signatures by other keys are ignored.
 pub fn open_note(note: &str, verifier: &Verifier) -> Result<String, CheckpointError> {
     let Some(split) = note.rfind("\n\n") else {
-        return Err(CheckpointError::Malformed("no blank line before the signatures"));
+        return Err(CheckpointError::Malformed(
+            "no blank line before the signatures",
+        ));
     };
     let body = &note[..split + 1];
     let signatures = &note[split + 2..];
     if !signatures.ends_with('\n') {
-        return Err(CheckpointError::Malformed("signatures do not end with a newline"));
+        return Err(CheckpointError::Malformed(
+            "signatures do not end with a newline",
+        ));
     }
     let mut found_key = false;
     for line in signatures.lines() {
         let Some(rest) = line.strip_prefix("\u{2014} ") else {
-            return Err(CheckpointError::Malformed("signature line does not start with an em dash"));
+            return Err(CheckpointError::Malformed(
+                "signature line does not start with an em dash",
+            ));
         };
         let Some((name, blob)) = rest.split_once(' ') else {
-            return Err(CheckpointError::Malformed("signature line has no signature"));
+            return Err(CheckpointError::Malformed(
+                "signature line has no signature",
+            ));
         };
         if name != verifier.name {
             continue;
         }
-        let blob = B64.decode(blob).map_err(|_| CheckpointError::Malformed("signature is not base64"))?;
+        let blob = B64
+            .decode(blob)
+            .map_err(|_| CheckpointError::Malformed("signature is not base64"))?;
         if blob.len() != 68 || blob[..4] != verifier.id {
             continue;
         }
@@ -181,7 +193,12 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note body.
     pub fn body(&self) -> String {
-        let mut body = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root));
+        let mut body = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        );
         for line in &self.extensions {
             body.push_str(line);
             body.push('\n');
@@ -197,7 +214,10 @@ impl Checkpoint {
     /// Parses a checkpoint body (already verified).
     pub fn parse_body(body: &str) -> Result<Checkpoint, CheckpointError> {
         let mut lines = body.lines();
-        let origin = lines.next().filter(|l| !l.is_empty()).ok_or(CheckpointError::BadBody("no origin"))?;
+        let origin = lines
+            .next()
+            .filter(|l| !l.is_empty())
+            .ok_or(CheckpointError::BadBody("no origin"))?;
         let size = lines
             .next()
             .and_then(|l| l.parse::<u64>().ok())
@@ -218,7 +238,10 @@ impl Checkpoint {
     }
 
     /// Verifies a signed checkpoint note and parses it.
-    pub fn parse_and_verify(note: &str, verifier: &Verifier) -> Result<Checkpoint, CheckpointError> {
+    pub fn parse_and_verify(
+        note: &str,
+        verifier: &Verifier,
+    ) -> Result<Checkpoint, CheckpointError> {
         Checkpoint::parse_body(&open_note(note, verifier)?)
     }
 }
@@ -240,7 +263,10 @@ mod tests {
         let note = checkpoint.sign(&key);
         assert!(note.contains("\n\n\u{2014} whodid-test "), "{note}");
         let verifier = Verifier::from_vkey(&key.vkey()).unwrap();
-        assert_eq!(Checkpoint::parse_and_verify(&note, &verifier).unwrap(), checkpoint);
+        assert_eq!(
+            Checkpoint::parse_and_verify(&note, &verifier).unwrap(),
+            checkpoint
+        );
         // Another key's signature is not ours.
         let foreign = checkpoint.sign(&other);
         assert!(Checkpoint::parse_and_verify(&foreign, &verifier).is_err());

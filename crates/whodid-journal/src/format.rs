@@ -159,8 +159,17 @@ pub struct FrameHeader {
 }
 
 /// Encodes the records of one frame (header + compressed payload).
-pub fn encode_frame(first_index: u64, time_micros: u64, records: &[RecordInput]) -> std::io::Result<Vec<u8>> {
-    let mut plain = Vec::with_capacity(records.iter().map(|r| 8 + r.envelope.len() + r.raw.len()).sum());
+pub fn encode_frame(
+    first_index: u64,
+    time_micros: u64,
+    records: &[RecordInput],
+) -> std::io::Result<Vec<u8>> {
+    let mut plain = Vec::with_capacity(
+        records
+            .iter()
+            .map(|r| 8 + r.envelope.len() + r.raw.len())
+            .sum(),
+    );
     for record in records {
         plain.extend_from_slice(&(record.envelope.len() as u32).to_le_bytes());
         plain.extend_from_slice(&(record.raw.len() as u32).to_le_bytes());
@@ -231,7 +240,10 @@ pub struct StoredRecord {
 }
 
 /// Decompresses and splits a frame's payload into its records.
-pub fn decode_payload(header: &FrameHeader, payload: &[u8]) -> Result<Vec<StoredRecord>, FormatError> {
+pub fn decode_payload(
+    header: &FrameHeader,
+    payload: &[u8],
+) -> Result<Vec<StoredRecord>, FormatError> {
     let plain = zstd::stream::decode_all(payload).map_err(|_| FormatError::Payload("zstd"))?;
     let mut records = Vec::with_capacity(header.count as usize);
     let mut at = 0usize;
@@ -254,7 +266,9 @@ pub fn decode_payload(header: &FrameHeader, payload: &[u8]) -> Result<Vec<Stored
         at += envelope_len + raw_len;
     }
     if records.len() != header.count as usize {
-        return Err(FormatError::Payload("record count differs from the frame header"));
+        return Err(FormatError::Payload(
+            "record count differs from the frame header",
+        ));
     }
     Ok(records)
 }
@@ -266,12 +280,21 @@ mod tests {
     #[test]
     fn frame_round_trip_and_corruption() {
         let records = vec![
-            RecordInput { envelope: b"{\"a\":1}".to_vec(), raw: b"raw one".to_vec() },
-            RecordInput { envelope: vec![], raw: vec![0, 1, 2] },
+            RecordInput {
+                envelope: b"{\"a\":1}".to_vec(),
+                raw: b"raw one".to_vec(),
+            },
+            RecordInput {
+                envelope: vec![],
+                raw: vec![0, 1, 2],
+            },
         ];
         let frame = encode_frame(7, 1234, &records).unwrap();
         let header = decode_frame_header(&frame).unwrap();
-        assert_eq!((header.first_index, header.count, header.time_micros), (7, 2, 1234));
+        assert_eq!(
+            (header.first_index, header.count, header.time_micros),
+            (7, 2, 1234)
+        );
         check_frame(&header, &frame).unwrap();
         let decoded = decode_payload(&header, &frame[FRAME_HEADER_LEN..]).unwrap();
         assert_eq!(decoded[1].index, 8);

@@ -80,7 +80,10 @@ impl Journal {
         let mut logs = BTreeMap::new();
         for stream in Stream::ALL {
             let origin = format!("{}/{}", config.origin_prefix, stream);
-            logs.insert(stream, StreamLog::open(&layout, stream, origin, config.segment_max_bytes)?);
+            logs.insert(
+                stream,
+                StreamLog::open(&layout, stream, origin, config.segment_max_bytes)?,
+            );
         }
         let settings = WriterSettings {
             fsync: config.fsync,
@@ -122,14 +125,26 @@ impl Journal {
     }
 
     /// Appends records to a stream; the ticket answers once they are durable.
-    pub fn append(&self, stream: Stream, records: Vec<RecordInput>) -> Result<Ticket, JournalError> {
+    pub fn append(
+        &self,
+        stream: Stream,
+        records: Vec<RecordInput>,
+    ) -> Result<Ticket, JournalError> {
         let (reply, rx) = mpsc::channel();
-        self.send(Command::Append { stream, records, reply })?;
+        self.send(Command::Append {
+            stream,
+            records,
+            reply,
+        })?;
         Ok(Ticket::from_receiver(rx))
     }
 
     /// Appends and waits until durable.
-    pub fn append_wait(&self, stream: Stream, records: Vec<RecordInput>) -> Result<AppendReceipt, JournalError> {
+    pub fn append_wait(
+        &self,
+        stream: Stream,
+        records: Vec<RecordInput>,
+    ) -> Result<AppendReceipt, JournalError> {
         self.append(stream, records)?.wait()
     }
 
@@ -143,7 +158,10 @@ impl Journal {
     }
 
     /// Applies retention limits to the given streams.
-    pub fn apply_retention(&self, policies: BTreeMap<Stream, RetentionPolicy>) -> Result<BTreeMap<Stream, RetentionOutcome>, JournalError> {
+    pub fn apply_retention(
+        &self,
+        policies: BTreeMap<Stream, RetentionPolicy>,
+    ) -> Result<BTreeMap<Stream, RetentionOutcome>, JournalError> {
         let (reply, rx) = mpsc::channel();
         self.send(Command::Retention { policies, reply })?;
         rx.recv()

@@ -37,7 +37,9 @@ pub enum KeyError {
     },
     /// The private key is missing but the public key exists: refusing to
     /// make a new key, which would orphan every existing checkpoint.
-    #[error("private key {path} is missing but {public} exists: restore the key, do not replace it")]
+    #[error(
+        "private key {path} is missing but {public} exists: restore the key, do not replace it"
+    )]
     MissingPrivate {
         /// The missing private key.
         path: PathBuf,
@@ -101,7 +103,12 @@ impl SigningKeyPair {
         let id = key_id(&self.name, self.signing.verifying_key().as_bytes());
         let mut raw = vec![ALG_ED25519];
         raw.extend_from_slice(self.signing.as_bytes());
-        format!("PRIVATE+KEY+{}+{}+{}", self.name, hex4(&id), B64.encode(raw))
+        format!(
+            "PRIVATE+KEY+{}+{}+{}",
+            self.name,
+            hex4(&id),
+            B64.encode(raw)
+        )
     }
 
     /// Loads the key from `dir`, creating it (and `dir`) when neither key
@@ -118,7 +125,10 @@ impl SigningKeyPair {
             return SigningKeyPair::load_existing(dir);
         }
         if public.try_exists().map_err(io(&public))? {
-            return Err(KeyError::MissingPrivate { path: private, public });
+            return Err(KeyError::MissingPrivate {
+                path: private,
+                public,
+            });
         }
         fs::create_dir_all(dir).map_err(io(dir))?;
         let key = SigningKeyPair::generate(name);
@@ -148,12 +158,18 @@ impl SigningKeyPair {
         };
         // The base64 key may itself contain '+': split off four fields only.
         let mut parts = text.trim().splitn(5, '+');
-        let (Some("PRIVATE"), Some("KEY"), Some(name), Some(id_hex), Some(key_b64)) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("PRIVATE"), Some("KEY"), Some(name), Some(id_hex), Some(key_b64)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(malformed("expected PRIVATE+KEY+<name>+<key id>+<key>"));
         };
-        let raw = B64.decode(key_b64).map_err(|_| malformed("key is not base64"))?;
+        let raw = B64
+            .decode(key_b64)
+            .map_err(|_| malformed("key is not base64"))?;
         if raw.len() != 33 || raw[0] != ALG_ED25519 {
             return Err(malformed("not an ed25519 key"));
         }
@@ -214,7 +230,10 @@ mod tests {
     fn created_once_then_loaded() {
         let dir = tempfile::tempdir().unwrap();
         let key = SigningKeyPair::load_or_create(dir.path(), "whodid-journal").unwrap();
-        let mode = fs::metadata(dir.path().join(PRIVATE_KEY_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join(PRIVATE_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let again = SigningKeyPair::load_or_create(dir.path(), "whodid-journal").unwrap();
         assert_eq!(key.vkey(), again.vkey());
@@ -227,7 +246,10 @@ mod tests {
         SigningKeyPair::load_or_create(dir.path(), "k").unwrap();
         let private = dir.path().join(PRIVATE_KEY_FILE);
         fs::set_permissions(&private, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(SigningKeyPair::load_existing(dir.path()), Err(KeyError::Permissions { .. })));
+        assert!(matches!(
+            SigningKeyPair::load_existing(dir.path()),
+            Err(KeyError::Permissions { .. })
+        ));
         fs::remove_file(&private).unwrap();
         assert!(matches!(
             SigningKeyPair::load_or_create(dir.path(), "k"),
@@ -235,6 +257,9 @@ mod tests {
         ));
         fs::write(&private, "garbage").unwrap();
         fs::set_permissions(&private, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(SigningKeyPair::load_existing(dir.path()), Err(KeyError::Malformed { .. })));
+        assert!(matches!(
+            SigningKeyPair::load_existing(dir.path()),
+            Err(KeyError::Malformed { .. })
+        ));
     }
 }

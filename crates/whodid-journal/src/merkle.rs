@@ -70,14 +70,28 @@ pub enum ProofError {
 pub trait LeafHashes {
     /// The hash of leaf `index`.
     fn leaf_hash_at(&self, index: u64) -> Result<Hash, ProofError>;
+
+    /// The root of the perfect subtree of `size` leaves at `begin`, when it
+    /// is known without its leaves (e.g. the frontier kept by retention).
+    fn known_subtree(&self, _begin: u64, _size: u64) -> Option<Hash> {
+        None
+    }
+
+    /// The first leaf whose hash [`LeafHashes::leaf_hash_at`] can return;
+    /// subtrees before it must come from [`LeafHashes::known_subtree`].
+    fn first_available(&self) -> u64 {
+        0
+    }
 }
 
 impl LeafHashes for [Hash] {
     fn leaf_hash_at(&self, index: u64) -> Result<Hash, ProofError> {
-        self.get(index as usize).copied().ok_or(ProofError::OutOfRange {
-            index,
-            size: self.len() as u64,
-        })
+        self.get(index as usize)
+            .copied()
+            .ok_or(ProofError::OutOfRange {
+                index,
+                size: self.len() as u64,
+            })
     }
 }
 
@@ -96,7 +110,10 @@ pub(crate) fn split_point(n: u64) -> u64 {
 /// MTH(D[begin:end]): the hash of the subtree over leaves `begin..end`.
 pub fn root_of(leaves: &dyn LeafHashes, begin: u64, end: u64) -> Result<Hash, ProofError> {
     if begin > end {
-        return Err(ProofError::BadSizes { old: begin, new: end });
+        return Err(ProofError::BadSizes {
+            old: begin,
+            new: end,
+        });
     }
     let n = end - begin;
     match n {
@@ -115,11 +132,20 @@ pub fn root_of(leaves: &dyn LeafHashes, begin: u64, end: u64) -> Result<Hash, Pr
 
 /// The root of a perfect subtree of `size` (a power of two) leaves from `begin`.
 fn perfect_root(leaves: &dyn LeafHashes, begin: u64, size: u64) -> Result<Hash, ProofError> {
-    let mut range = CompactRange::new();
-    for index in begin..begin + size {
-        range.push(leaves.leaf_hash_at(index)?);
+    if let Some(known) = leaves.known_subtree(begin, size) {
+        return Ok(known);
     }
-    Ok(range.root())
+    if size <= 64 && begin >= leaves.first_available() {
+        let mut range = CompactRange::new();
+        for index in begin..begin + size {
+            range.push(leaves.leaf_hash_at(index)?);
+        }
+        return Ok(range.root());
+    }
+    let half = size / 2;
+    let left = perfect_root(leaves, begin, half)?;
+    let right = perfect_root(leaves, begin + half, half)?;
+    Ok(node_hash(&left, &right))
 }
 
 /// The roots of the perfect subtrees that cover leaves `0..size`, largest

@@ -10,9 +10,16 @@
 use crate::merkle::{node_hash, root_of, split_point, Hash, LeafHashes, ProofError};
 
 /// The audit path of leaf `index` in the tree of `tree_size` leaves.
-pub fn inclusion_proof(leaves: &dyn LeafHashes, index: u64, tree_size: u64) -> Result<Vec<Hash>, ProofError> {
+pub fn inclusion_proof(
+    leaves: &dyn LeafHashes,
+    index: u64,
+    tree_size: u64,
+) -> Result<Vec<Hash>, ProofError> {
     if index >= tree_size {
-        return Err(ProofError::OutOfRange { index, size: tree_size });
+        return Err(ProofError::OutOfRange {
+            index,
+            size: tree_size,
+        });
     }
     let mut proof = Vec::new();
     path(leaves, index, 0, tree_size, &mut proof)?;
@@ -20,7 +27,13 @@ pub fn inclusion_proof(leaves: &dyn LeafHashes, index: u64, tree_size: u64) -> R
 }
 
 /// PATH(m, D[begin:end]), appending to `out` deepest first.
-fn path(leaves: &dyn LeafHashes, m: u64, begin: u64, end: u64, out: &mut Vec<Hash>) -> Result<(), ProofError> {
+fn path(
+    leaves: &dyn LeafHashes,
+    m: u64,
+    begin: u64,
+    end: u64,
+    out: &mut Vec<Hash>,
+) -> Result<(), ProofError> {
     let n = end - begin;
     if n <= 1 {
         return Ok(());
@@ -37,9 +50,18 @@ fn path(leaves: &dyn LeafHashes, m: u64, begin: u64, end: u64, out: &mut Vec<Has
 }
 
 /// Checks an inclusion proof (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion(leaf: &Hash, index: u64, tree_size: u64, proof: &[Hash], root: &Hash) -> Result<(), ProofError> {
+pub fn verify_inclusion(
+    leaf: &Hash,
+    index: u64,
+    tree_size: u64,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<(), ProofError> {
     if index >= tree_size {
-        return Err(ProofError::OutOfRange { index, size: tree_size });
+        return Err(ProofError::OutOfRange {
+            index,
+            size: tree_size,
+        });
     }
     let mut f = index;
     let mut s = tree_size - 1;
@@ -66,15 +88,24 @@ pub fn verify_inclusion(leaf: &Hash, index: u64, tree_size: u64, proof: &[Hash],
         return Err(ProofError::Mismatch("inclusion proof is too short"));
     }
     if r != *root {
-        return Err(ProofError::Mismatch("inclusion proof leads to another root"));
+        return Err(ProofError::Mismatch(
+            "inclusion proof leads to another root",
+        ));
     }
     Ok(())
 }
 
 /// The consistency proof between the trees of `old_size` and `new_size` leaves.
-pub fn consistency_proof(leaves: &dyn LeafHashes, old_size: u64, new_size: u64) -> Result<Vec<Hash>, ProofError> {
+pub fn consistency_proof(
+    leaves: &dyn LeafHashes,
+    old_size: u64,
+    new_size: u64,
+) -> Result<Vec<Hash>, ProofError> {
     if old_size == 0 || old_size > new_size {
-        return Err(ProofError::BadSizes { old: old_size, new: new_size });
+        return Err(ProofError::BadSizes {
+            old: old_size,
+            new: new_size,
+        });
     }
     let mut proof = Vec::new();
     if old_size < new_size {
@@ -119,11 +150,16 @@ pub fn verify_consistency(
     proof: &[Hash],
 ) -> Result<(), ProofError> {
     if old_size == 0 || old_size > new_size {
-        return Err(ProofError::BadSizes { old: old_size, new: new_size });
+        return Err(ProofError::BadSizes {
+            old: old_size,
+            new: new_size,
+        });
     }
     if old_size == new_size {
         if !proof.is_empty() {
-            return Err(ProofError::Mismatch("proof between equal sizes must be empty"));
+            return Err(ProofError::Mismatch(
+                "proof between equal sizes must be empty",
+            ));
         }
         if old_root != new_root {
             return Err(ProofError::Mismatch("equal sizes with different roots"));
@@ -169,10 +205,14 @@ pub fn verify_consistency(
         return Err(ProofError::Mismatch("consistency proof is too short"));
     }
     if fr != *old_root {
-        return Err(ProofError::Mismatch("consistency proof does not lead to the old root"));
+        return Err(ProofError::Mismatch(
+            "consistency proof does not lead to the old root",
+        ));
     }
     if sr != *new_root {
-        return Err(ProofError::Mismatch("consistency proof does not lead to the new root"));
+        return Err(ProofError::Mismatch(
+            "consistency proof does not lead to the new root",
+        ));
     }
     Ok(())
 }

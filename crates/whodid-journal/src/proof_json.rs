@@ -92,9 +92,15 @@ impl InclusionProofJson {
         }
         let leaf = leaf_hash(&leaf_data(self.envelope.as_bytes(), self.raw.as_bytes()));
         if hex(&leaf) != self.leaf_hash {
-            return Err(ProofCheckError::Inconsistent("the record does not hash to leaf_hash".into()));
+            return Err(ProofCheckError::Inconsistent(
+                "the record does not hash to leaf_hash".into(),
+            ));
         }
-        let hashes = self.hashes.iter().map(|h| unhex(h)).collect::<Result<Vec<_>, _>>()?;
+        let hashes = self
+            .hashes
+            .iter()
+            .map(|h| unhex(h))
+            .collect::<Result<Vec<_>, _>>()?;
         verify_inclusion(&leaf, self.index, self.tree_size, &hashes, &checkpoint.root)?;
         Ok(checkpoint)
     }
@@ -106,12 +112,20 @@ impl ConsistencyProofJson {
         let old = Checkpoint::parse_and_verify(&self.old_checkpoint, verifier)?;
         let new = Checkpoint::parse_and_verify(&self.new_checkpoint, verifier)?;
         if old.size != self.old_size || new.size != self.new_size {
-            return Err(ProofCheckError::Inconsistent("sizes differ from the checkpoints".into()));
+            return Err(ProofCheckError::Inconsistent(
+                "sizes differ from the checkpoints".into(),
+            ));
         }
         if old.origin != new.origin {
-            return Err(ProofCheckError::Inconsistent("checkpoints are of different logs".into()));
+            return Err(ProofCheckError::Inconsistent(
+                "checkpoints are of different logs".into(),
+            ));
         }
-        let hashes = self.hashes.iter().map(|h| unhex(h)).collect::<Result<Vec<_>, _>>()?;
+        let hashes = self
+            .hashes
+            .iter()
+            .map(|h| unhex(h))
+            .collect::<Result<Vec<_>, _>>()?;
         verify_consistency(self.old_size, self.new_size, &old.root, &new.root, &hashes)?;
         Ok((old, new))
     }

@@ -29,6 +29,8 @@ pub struct JournalReader {
 pub struct StreamLeaves {
     first: u64,
     hashes: Vec<Hash>,
+    /// Subtree roots over records removed by retention: (begin, size, root).
+    frontier: Vec<(u64, u64, Hash)>,
 }
 
 impl LeafHashes for StreamLeaves {
@@ -40,6 +42,17 @@ impl LeafHashes for StreamLeaves {
                 index,
                 size: self.first + self.hashes.len() as u64,
             })
+    }
+
+    fn first_available(&self) -> u64 {
+        self.first
+    }
+
+    fn known_subtree(&self, begin: u64, size: u64) -> Option<Hash> {
+        self.frontier
+            .iter()
+            .find(|(b, s, _)| *b == begin && *s == size)
+            .map(|(_, _, h)| *h)
     }
 }
 
@@ -104,7 +117,10 @@ impl JournalReader {
     pub fn iter_from(&self, stream: Stream, index: u64) -> Result<RecordIter, JournalError> {
         let segments = self.segments(stream)?;
         // Start with the last segment that begins at or before `index`.
-        let start = segments.iter().rposition(|(first, _)| *first <= index).unwrap_or(0);
+        let start = segments
+            .iter()
+            .rposition(|(first, _)| *first <= index)
+            .unwrap_or(0);
         Ok(RecordIter {
             reader: self.clone(),
             stream,
@@ -123,19 +139,47 @@ impl JournalReader {
             let record = record?;
             hashes.push(leaf_hash(&leaf_data(&record.envelope, &record.raw)));
         }
-        Ok(StreamLeaves { first, hashes })
+        // Records removed by retention are represented by the frontier of
+        // the latest retention record: the perfect subtrees covering them.
+        let mut frontier = Vec::new();
+        if let Some(record) = crate::retention::RetentionRecord::latest(&self.layout, stream)? {
+            let mut begin = 0u64;
+            let mut hashes_iter = record.frontier.iter();
+            for bit in (0..64).rev() {
+                let size = 1u64 << bit;
+                if record.end & size != 0 {
+                    if let Some(hash) = hashes_iter.next() {
+                        frontier.push((begin, size, *hash));
+                    }
+                    begin += size;
+                }
+            }
+        }
+        Ok(StreamLeaves {
+            first,
+            hashes,
+            frontier,
+        })
     }
 
     /// The signed checkpoint notes of a stream: (size, note text).
     pub fn checkpoints(&self, stream: Stream) -> Result<Vec<(u64, String)>, JournalError> {
         let mut out = Vec::new();
         for (size, path) in numbered_files(&self.layout.checkpoints_dir(stream), "note")? {
-            out.push((size, fs::read_to_string(&path).map_err(JournalError::io(&path))?));
+            out.push((
+                size,
+                fs::read_to_string(&path).map_err(JournalError::io(&path))?,
+            ));
         }
         Ok(out)
     }
 
-    fn checkpoint_at(&self, stream: Stream, size: u64, verifier: &Verifier) -> Result<(String, Checkpoint), JournalError> {
+    fn checkpoint_at(
+        &self,
+        stream: Stream,
+        size: u64,
+        verifier: &Verifier,
+    ) -> Result<(String, Checkpoint), JournalError> {
         let all = self.checkpoints(stream)?;
         let Some((_, note)) = all.iter().find(|(s, _)| *s == size) else {
             return Err(JournalError::NoCheckpoint {
@@ -144,8 +188,12 @@ impl JournalReader {
                 available: available(&all),
             });
         };
-        let path = self.layout.checkpoints_dir(stream).join(format!("{size:020}.note"));
-        let checkpoint = Checkpoint::parse_and_verify(note, verifier).map_err(|source| JournalError::Checkpoint { path, source })?;
+        let path = self
+            .layout
+            .checkpoints_dir(stream)
+            .join(format!("{size:020}.note"));
+        let checkpoint = Checkpoint::parse_and_verify(note, verifier)
+            .map_err(|source| JournalError::Checkpoint { path, source })?;
         Ok((note.clone(), checkpoint))
     }
 
@@ -188,7 +236,13 @@ impl JournalReader {
     }
 
     /// A consistency proof between two checkpointed sizes.
-    pub fn prove_consistency(&self, stream: Stream, old_size: u64, new_size: u64, verifier: &Verifier) -> Result<ConsistencyProofJson, JournalError> {
+    pub fn prove_consistency(
+        &self,
+        stream: Stream,
+        old_size: u64,
+        new_size: u64,
+        verifier: &Verifier,
+    ) -> Result<ConsistencyProofJson, JournalError> {
         let (old_note, _) = self.checkpoint_at(stream, old_size, verifier)?;
         let (new_note, _) = self.checkpoint_at(stream, new_size, verifier)?;
         let leaves = self.leaves(stream)?;
@@ -208,7 +262,12 @@ fn available(all: &[(u64, String)]) -> String {
     if all.is_empty() {
         return "none yet".to_owned();
     }
-    let sizes: Vec<String> = all.iter().rev().take(10).map(|(s, _)| s.to_string()).collect();
+    let sizes: Vec<String> = all
+        .iter()
+        .rev()
+        .take(10)
+        .map(|(s, _)| s.to_string())
+        .collect();
     sizes.join(", ")
 }
 

@@ -110,7 +110,11 @@ impl RetentionRecord {
             stream,
             first: first.parse().ok()?,
             end: end.parse().ok()?,
-            segments: segments.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            segments: segments
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             reason,
             time,
             frontier,
@@ -124,26 +128,36 @@ impl RetentionRecord {
 
     /// The latest retention record of a stream, read without checking its
     /// signature (the writer trusts its own directory; `verify` checks).
-    pub(crate) fn latest(layout: &Layout, stream: Stream) -> Result<Option<RetentionRecord>, JournalError> {
+    pub(crate) fn latest(
+        layout: &Layout,
+        stream: Stream,
+    ) -> Result<Option<RetentionRecord>, JournalError> {
         let Some((_, path)) = numbered_files(&layout.retention_dir(stream), "note")?.pop() else {
             return Ok(None);
         };
         let text = fs::read_to_string(&path).map_err(JournalError::io(&path))?;
         let body = text.split("\n\n").next().unwrap_or("").to_owned() + "\n";
-        RetentionRecord::parse(&body).map(Some).ok_or_else(|| JournalError::Corrupt {
-            stream: stream.to_string(),
-            path,
-            source: crate::format::FormatError::Payload("unreadable retention record"),
-        })
+        RetentionRecord::parse(&body)
+            .map(Some)
+            .ok_or_else(|| JournalError::Corrupt {
+                stream: stream.to_string(),
+                path,
+                source: crate::format::FormatError::Payload("unreadable retention record"),
+            })
     }
 
     /// Reads and verifies every retention record of a stream.
-    pub fn read_all(layout: &Layout, stream: Stream, verifier: &Verifier) -> Result<Vec<(std::path::PathBuf, Result<RetentionRecord, String>)>, JournalError> {
+    pub fn read_all(
+        layout: &Layout,
+        stream: Stream,
+        verifier: &Verifier,
+    ) -> Result<Vec<(std::path::PathBuf, Result<RetentionRecord, String>)>, JournalError> {
         let mut out = Vec::new();
         for (_, path) in numbered_files(&layout.retention_dir(stream), "note")? {
             let text = fs::read_to_string(&path).map_err(JournalError::io(&path))?;
             let parsed = match open_note(&text, verifier) {
-                Ok(body) => RetentionRecord::parse(&body).ok_or_else(|| "unreadable retention record".to_owned()),
+                Ok(body) => RetentionRecord::parse(&body)
+                    .ok_or_else(|| "unreadable retention record".to_owned()),
                 Err(e) => Err(e.to_string()),
             };
             out.push((path, parsed));
@@ -171,7 +185,11 @@ fn now_micros() -> u64 {
 }
 
 /// Applies `policy` to one stream.
-pub(crate) fn apply(log: &mut StreamLog, policy: &RetentionPolicy, key: &SigningKeyPair) -> Result<RetentionOutcome, JournalError> {
+pub(crate) fn apply(
+    log: &mut StreamLog,
+    policy: &RetentionPolicy,
+    key: &SigningKeyPair,
+) -> Result<RetentionOutcome, JournalError> {
     let mut outcome = RetentionOutcome::default();
     // Candidates: sealed segments (not the last) fully covered by a checkpoint.
     let sealed = log.segments.len().saturating_sub(1);
@@ -190,10 +208,9 @@ pub(crate) fn apply(log: &mut StreamLog, policy: &RetentionPolicy, key: &Signing
             Some(RetentionReason::MaxSegments)
         } else if policy.max_bytes.is_some_and(|max| bytes_left > max) {
             Some(RetentionReason::MaxBytes)
-        } else if policy
-            .max_age
-            .is_some_and(|age| now.saturating_sub(segment.last_time_micros) > age.as_micros() as u64)
-        {
+        } else if policy.max_age.is_some_and(|age| {
+            now.saturating_sub(segment.last_time_micros) > age.as_micros() as u64
+        }) {
             Some(RetentionReason::MaxAge)
         } else {
             None
@@ -223,7 +240,8 @@ pub(crate) fn apply(log: &mut StreamLog, policy: &RetentionPolicy, key: &Signing
         _ => CompactRange::new(),
     };
     for segment in &log.segments[..remove] {
-        let bytes = fs::read(&segment.leaves_path).map_err(JournalError::io(&segment.leaves_path))?;
+        let bytes =
+            fs::read(&segment.leaves_path).map_err(JournalError::io(&segment.leaves_path))?;
         for chunk in bytes.chunks_exact(32) {
             let mut h = [0u8; 32];
             h.copy_from_slice(chunk);
@@ -234,24 +252,37 @@ pub(crate) fn apply(log: &mut StreamLog, policy: &RetentionPolicy, key: &Signing
         return Err(JournalError::Corrupt {
             stream: log.stream.to_string(),
             path: log.segments[0].leaves_path.clone(),
-            source: crate::format::FormatError::Payload("leaf hashes do not cover the segments: run `whodid verify`"),
+            source: crate::format::FormatError::Payload(
+                "leaf hashes do not cover the segments: run `whodid verify`",
+            ),
         });
     }
     let names: Vec<String> = log.segments[..remove]
         .iter()
-        .filter_map(|s| s.path.file_name().and_then(|n| n.to_str()).map(str::to_owned))
+        .filter_map(|s| {
+            s.path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_owned)
+        })
         .collect();
     let record = RetentionRecord {
         stream: log.stream.to_string(),
         first,
         end,
         segments: names.clone(),
-        reason: reason.map(RetentionReason::as_str).unwrap_or("max_segments").to_owned(),
+        reason: reason
+            .map(RetentionReason::as_str)
+            .unwrap_or("max_segments")
+            .to_owned(),
         time: now / 1_000_000,
         frontier: range.hashes().to_vec(),
     };
     let note = sign_note(&record.body(), key);
-    let path = log.layout.retention_dir(log.stream).join(format!("{}.note", index_name(end)));
+    let path = log
+        .layout
+        .retention_dir(log.stream)
+        .join(format!("{}.note", index_name(end)));
     write_durably(&path, note.as_bytes())?;
     log.seal()?;
     for segment in log.segments.drain(..remove) {

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use crate::error::JournalError;
 use crate::format::{
-    check_frame, decode_frame_header, decode_payload, decode_segment_header, FormatError, FrameHeader,
-    SegmentHeader, StoredRecord, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
+    check_frame, decode_frame_header, decode_payload, decode_segment_header, FormatError,
+    FrameHeader, SegmentHeader, StoredRecord, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 
 /// A frame found in a segment.
@@ -115,11 +115,17 @@ impl ScannedSegment {
 
     /// Byte length of the good part.
     pub fn good_len(&self) -> usize {
-        self.frames.last().map(|f| f.end).unwrap_or(SEGMENT_HEADER_LEN)
+        self.frames
+            .last()
+            .map(|f| f.end)
+            .unwrap_or(SEGMENT_HEADER_LEN)
     }
 
     /// The records of one frame.
     pub fn records(&self, frame: &FrameSpan) -> Result<Vec<StoredRecord>, FormatError> {
-        decode_payload(&frame.header, &self.bytes[frame.offset + FRAME_HEADER_LEN..frame.end])
+        decode_payload(
+            &frame.header,
+            &self.bytes[frame.offset + FRAME_HEADER_LEN..frame.end],
+        )
     }
 }

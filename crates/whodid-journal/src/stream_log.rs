@@ -78,15 +78,25 @@ fn read_leaves(path: &std::path::Path) -> Result<Vec<Hash>, JournalError> {
 }
 
 /// The leaf hashes of every good record of a scanned segment.
-fn segment_leaves(stream: Stream, path: &std::path::Path, scanned: &ScannedSegment) -> Result<Vec<Hash>, JournalError> {
+fn segment_leaves(
+    stream: Stream,
+    path: &std::path::Path,
+    scanned: &ScannedSegment,
+) -> Result<Vec<Hash>, JournalError> {
     let mut leaves = Vec::new();
     for frame in &scanned.frames {
-        let records = scanned.records(frame).map_err(|source| JournalError::Corrupt {
-            stream: stream.to_string(),
-            path: path.to_owned(),
-            source,
-        })?;
-        leaves.extend(records.iter().map(|r| leaf_hash(&leaf_data(&r.envelope, &r.raw))));
+        let records = scanned
+            .records(frame)
+            .map_err(|source| JournalError::Corrupt {
+                stream: stream.to_string(),
+                path: path.to_owned(),
+                source,
+            })?;
+        leaves.extend(
+            records
+                .iter()
+                .map(|r| leaf_hash(&leaf_data(&r.envelope, &r.raw))),
+        );
     }
     Ok(leaves)
 }
@@ -98,9 +108,18 @@ fn write_leaves(path: &std::path::Path, leaves: &[Hash]) -> Result<(), JournalEr
 
 impl StreamLog {
     /// Opens (and recovers) a stream.
-    pub(crate) fn open(layout: &Layout, stream: Stream, origin: String, segment_max_bytes: u64) -> Result<StreamLog, JournalError> {
+    pub(crate) fn open(
+        layout: &Layout,
+        stream: Stream,
+        origin: String,
+        segment_max_bytes: u64,
+    ) -> Result<StreamLog, JournalError> {
         let dir = layout.stream_dir(stream);
-        for d in [dir.clone(), layout.checkpoints_dir(stream), layout.retention_dir(stream)] {
+        for d in [
+            dir.clone(),
+            layout.checkpoints_dir(stream),
+            layout.retention_dir(stream),
+        ] {
             fs::create_dir_all(&d).map_err(JournalError::io(&d))?;
         }
         let retention = RetentionRecord::latest(layout, stream)?;
@@ -114,7 +133,10 @@ impl StreamLog {
         for (position, (first_index, path)) in files.iter().enumerate() {
             let scanned = match ScannedSegment::read(path)? {
                 Ok(scanned) => scanned,
-                Err(source) if position == last && fs::metadata(path).map(|m| m.len() < 32).unwrap_or(false) => {
+                Err(source)
+                    if position == last
+                        && fs::metadata(path).map(|m| m.len() < 32).unwrap_or(false) =>
+                {
                     // A segment created but never written to (crash right
                     // after creation): it holds no record.
                     tracing::warn!(stream = %stream, segment = %path.display(), error = %source, "empty segment removed");
@@ -130,7 +152,9 @@ impl StreamLog {
                     })
                 }
             };
-            if scanned.header.first_index != *first_index || scanned.header.first_index != range.size() {
+            if scanned.header.first_index != *first_index
+                || scanned.header.first_index != range.size()
+            {
                 return Err(JournalError::Corrupt {
                     stream: stream.to_string(),
                     path: path.clone(),
@@ -156,14 +180,21 @@ impl StreamLog {
                     reason = %stop.reason,
                     "torn tail truncated to the last whole frame"
                 );
-                let file = OpenOptions::new().write(true).open(path).map_err(JournalError::io(path))?;
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(JournalError::io(path))?;
                 file.set_len(scanned.good_len() as u64)
                     .and_then(|()| file.sync_all())
                     .map_err(JournalError::io(path))?;
             }
             let leaves_path = leaves_path_of(path);
             let expected = scanned.end_index() - scanned.header.first_index;
-            let mut leaves = if position == last { Vec::new() } else { read_leaves(&leaves_path)? };
+            let mut leaves = if position == last {
+                Vec::new()
+            } else {
+                read_leaves(&leaves_path)?
+            };
             if leaves.len() as u64 != expected || position == last {
                 leaves = segment_leaves(stream, path, &scanned)?;
                 write_leaves(&leaves_path, &leaves)?;
@@ -177,7 +208,11 @@ impl StreamLog {
                 bytes: scanned.good_len() as u64,
                 path: path.clone(),
                 leaves_path,
-                last_time_micros: scanned.frames.last().map(|f| f.header.time_micros).unwrap_or(0),
+                last_time_micros: scanned
+                    .frames
+                    .last()
+                    .map(|f| f.header.time_micros)
+                    .unwrap_or(0),
             });
         }
         if let (Some(record), Some(first)) = (&retention, segments.first()) {
@@ -214,7 +249,10 @@ impl StreamLog {
         if need_new {
             self.sync()?;
             let first = self.size();
-            let path = self.layout.stream_dir(self.stream).join(format!("{}.seg", index_name(first)));
+            let path = self
+                .layout
+                .stream_dir(self.stream)
+                .join(format!("{}.seg", index_name(first)));
             let leaves_path = leaves_path_of(&path);
             let mut file = OpenOptions::new()
                 .create_new(true)
@@ -246,7 +284,10 @@ impl StreamLog {
             let Some(last) = self.segments.last() else {
                 return Ok(());
             };
-            let file = OpenOptions::new().append(true).open(&last.path).map_err(JournalError::io(&last.path))?;
+            let file = OpenOptions::new()
+                .append(true)
+                .open(&last.path)
+                .map_err(JournalError::io(&last.path))?;
             let leaves = OpenOptions::new()
                 .append(true)
                 .create(true)
@@ -259,13 +300,25 @@ impl StreamLog {
 
     /// Appends one frame of records; returns the index of the first. On an
     /// error nothing of the frame stays on disk and the tree is unchanged.
-    pub(crate) fn append(&mut self, records: &[RecordInput], time_micros: u64) -> Result<u64, JournalError> {
-        if self.segments.last().is_none_or(|last| last.bytes >= self.segment_max_bytes) || self.active.is_none() {
+    pub(crate) fn append(
+        &mut self,
+        records: &[RecordInput],
+        time_micros: u64,
+    ) -> Result<u64, JournalError> {
+        if self
+            .segments
+            .last()
+            .is_none_or(|last| last.bytes >= self.segment_max_bytes)
+            || self.active.is_none()
+        {
             self.open_active()?;
         }
         let first = self.size();
         let frame = encode_frame(first, time_micros, records).map_err(JournalError::io("zstd"))?;
-        let leaves: Vec<Hash> = records.iter().map(|r| leaf_hash(&leaf_data(&r.envelope, &r.raw))).collect();
+        let leaves: Vec<Hash> = records
+            .iter()
+            .map(|r| leaf_hash(&leaf_data(&r.envelope, &r.raw)))
+            .collect();
         let leaf_bytes: Vec<u8> = leaves.iter().flat_map(|h| h.iter().copied()).collect();
         let (Some(active), Some(meta)) = (self.active.as_mut(), self.segments.last_mut()) else {
             return Err(JournalError::WriterStopped("no active segment".into()));
@@ -276,7 +329,12 @@ impl StreamLog {
             .file
             .write_all(&frame)
             .map_err(JournalError::io(&meta.path))
-            .and_then(|()| active.leaves.write_all(&leaf_bytes).map_err(JournalError::io(&meta.leaves_path)));
+            .and_then(|()| {
+                active
+                    .leaves
+                    .write_all(&leaf_bytes)
+                    .map_err(JournalError::io(&meta.leaves_path))
+            });
         if let Err(error) = written {
             // Cut back what was written of this frame, so a later append does
             // not follow a partial frame.
@@ -301,8 +359,14 @@ impl StreamLog {
             return Ok(());
         }
         if let (Some(active), Some(meta)) = (&self.active, self.segments.last()) {
-            active.file.sync_data().map_err(JournalError::io(&meta.path))?;
-            active.leaves.sync_data().map_err(JournalError::io(&meta.leaves_path))?;
+            active
+                .file
+                .sync_data()
+                .map_err(JournalError::io(&meta.path))?;
+            active
+                .leaves
+                .sync_data()
+                .map_err(JournalError::io(&meta.leaves_path))?;
         }
         self.dirty = false;
         Ok(())
@@ -323,7 +387,10 @@ impl StreamLog {
             extensions: Vec::new(),
         }
         .sign(key);
-        let path = self.layout.checkpoints_dir(self.stream).join(format!("{}.note", index_name(size)));
+        let path = self
+            .layout
+            .checkpoints_dir(self.stream)
+            .join(format!("{}.note", index_name(size)));
         write_durably(&path, note.as_bytes())?;
         self.checkpoint_size = size;
         Ok(Some(size))

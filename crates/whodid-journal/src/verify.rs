@@ -163,7 +163,13 @@ struct StreamCheck<'a> {
 }
 
 impl StreamCheck<'_> {
-    fn problem(&mut self, file: Option<String>, record: Option<u64>, kind: ProblemKind, detail: String) {
+    fn problem(
+        &mut self,
+        file: Option<String>,
+        record: Option<u64>,
+        kind: ProblemKind,
+        detail: String,
+    ) {
         self.problems.push(Problem {
             stream: self.stream,
             file,
@@ -188,20 +194,42 @@ impl StreamCheck<'_> {
             return;
         }
         self.mismatch_reported = true;
-        let record = suspects.iter().copied().find(|&i| i >= self.last_good && i < size);
+        let record = suspects
+            .iter()
+            .copied()
+            .find(|&i| i >= self.last_good && i < size);
         let detail = format!(
             "the records do not hash to the root signed at size {size}: one or more of records {}..{size} were changed, removed or reordered",
             self.last_good
         );
-        self.problem(Some(file.clone()), record, ProblemKind::HashMismatch, detail);
+        self.problem(
+            Some(file.clone()),
+            record,
+            ProblemKind::HashMismatch,
+            detail,
+        );
     }
 }
 
-fn verify_stream(layout: &Layout, stream: Stream, verifier: &Verifier) -> Result<(StreamReport, Vec<Problem>), JournalError> {
+fn verify_stream(
+    layout: &Layout,
+    stream: Stream,
+    verifier: &Verifier,
+) -> Result<(StreamReport, Vec<Problem>), JournalError> {
     let mut report = StreamReport::default();
     let mut problems = Vec::new();
-    let push = |problems: &mut Vec<Problem>, file: Option<String>, record: Option<u64>, kind, detail: String| {
-        problems.push(Problem { stream, file, record, kind, detail });
+    let push = |problems: &mut Vec<Problem>,
+                file: Option<String>,
+                record: Option<u64>,
+                kind,
+                detail: String| {
+        problems.push(Problem {
+            stream,
+            file,
+            record,
+            kind,
+            detail,
+        });
     };
 
     // Signed checkpoints.
@@ -245,10 +273,20 @@ fn verify_stream(layout: &Layout, stream: Stream, verifier: &Verifier) -> Result
             Ok(record) if record.first == range.size() && record.stream == stream.as_str() => {
                 match record.frontier_range() {
                     Ok(frontier) => {
-                        report.removed_by_retention.push((record.first, record.end, record.reason.clone()));
+                        report.removed_by_retention.push((
+                            record.first,
+                            record.end,
+                            record.reason.clone(),
+                        ));
                         range = frontier;
                     }
-                    Err(e) => push(&mut problems, Some(file), None, ProblemKind::Malformed, e.to_string()),
+                    Err(e) => push(
+                        &mut problems,
+                        Some(file),
+                        None,
+                        ProblemKind::Malformed,
+                        e.to_string(),
+                    ),
                 }
             }
             Ok(record) => push(
@@ -256,7 +294,12 @@ fn verify_stream(layout: &Layout, stream: Stream, verifier: &Verifier) -> Result
                 Some(file),
                 Some(record.first),
                 ProblemKind::Malformed,
-                format!("retention record for {}..{} does not continue from record {}", record.first, record.end, range.size()),
+                format!(
+                    "retention record for {}..{} does not continue from record {}",
+                    record.first,
+                    record.end,
+                    range.size()
+                ),
             ),
             Err(e) => push(
                 &mut problems,
@@ -270,7 +313,13 @@ fn verify_stream(layout: &Layout, stream: Stream, verifier: &Verifier) -> Result
     let removed_end = range.size();
     if let Some((file, root)) = checkpoints.get(&removed_end) {
         if removed_end > 0 && range.root() != *root {
-            push(&mut problems, Some(file.clone()), None, ProblemKind::HashMismatch, "retention frontier does not match the checkpoint at the cut".into());
+            push(
+                &mut problems,
+                Some(file.clone()),
+                None,
+                ProblemKind::HashMismatch,
+                "retention frontier does not match the checkpoint at the cut".into(),
+            );
         }
     }
 
@@ -291,14 +340,24 @@ fn verify_stream(layout: &Layout, stream: Stream, verifier: &Verifier) -> Result
         let scanned = match ScannedSegment::read(path)? {
             Ok(s) => s,
             Err(e) => {
-                check.problem(Some(file), Some(*first_in_name), ProblemKind::Malformed, format!("segment header unreadable: {e}"));
+                check.problem(
+                    Some(file),
+                    Some(*first_in_name),
+                    ProblemKind::Malformed,
+                    format!("segment header unreadable: {e}"),
+                );
                 broken = true;
                 continue;
             }
         };
         let first = scanned.header.first_index;
         if first != *first_in_name {
-            check.problem(Some(file.clone()), Some(first), ProblemKind::Reordered, format!("segment holds records from {first} but is named for {first_in_name}"));
+            check.problem(
+                Some(file.clone()),
+                Some(first),
+                ProblemKind::Reordered,
+                format!("segment holds records from {first} but is named for {first_in_name}"),
+            );
         }
         if !broken && first > expected {
             check.problem(
@@ -309,7 +368,14 @@ fn verify_stream(layout: &Layout, stream: Stream, verifier: &Verifier) -> Result
             );
             broken = true;
         } else if !broken && first < expected {
-            check.problem(Some(file.clone()), Some(first), ProblemKind::Reordered, format!("segment starts at record {first}, but records up to {expected} came before it"));
+            check.problem(
+                Some(file.clone()),
+                Some(first),
+                ProblemKind::Reordered,
+                format!(
+                    "segment starts at record {first}, but records up to {expected} came before it"
+                ),
+            );
             broken = true;
         }
         let sidecar = read_leaf_sidecar(&path.with_extension("leaves"));
@@ -317,9 +383,18 @@ fn verify_stream(layout: &Layout, stream: Stream, verifier: &Verifier) -> Result
         let mut leaves: Vec<Hash> = Vec::new();
         for frame in &scanned.frames {
             match scanned.records(frame) {
-                Ok(records) => leaves.extend(records.iter().map(|r| leaf_hash(&leaf_data(&r.envelope, &r.raw)))),
+                Ok(records) => leaves.extend(
+                    records
+                        .iter()
+                        .map(|r| leaf_hash(&leaf_data(&r.envelope, &r.raw))),
+                ),
                 Err(e) => {
-                    check.problem(Some(file.clone()), Some(frame.header.first_index), ProblemKind::Malformed, format!("frame at byte {} does not decode: {e}", frame.offset));
+                    check.problem(
+                        Some(file.clone()),
+                        Some(frame.header.first_index),
+                        ProblemKind::Malformed,
+                        format!("frame at byte {} does not decode: {e}", frame.offset),
+                    );
                     broken = true;
                     break;
                 }
@@ -339,7 +414,11 @@ fn verify_stream(layout: &Layout, stream: Stream, verifier: &Verifier) -> Result
                     Some(file.clone()),
                     Some(first + i as u64),
                     ProblemKind::Reordered,
-                    format!("records {} and {} are swapped", first + i as u64, first + j as u64),
+                    format!(
+                        "records {} and {} are swapped",
+                        first + i as u64,
+                        first + j as u64
+                    ),
                 );
             }
         }

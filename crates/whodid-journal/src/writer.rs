@@ -69,7 +69,9 @@ impl Ticket {
             Ok(Ok(receipt)) => Some(Ok(receipt)),
             Ok(Err(message)) => Some(Err(JournalError::WriterStopped(message))),
             Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => Some(Err(JournalError::WriterStopped("writer thread ended".into()))),
+            Err(mpsc::TryRecvError::Disconnected) => Some(Err(JournalError::WriterStopped(
+                "writer thread ended".into(),
+            ))),
         }
     }
 }
@@ -127,13 +129,20 @@ struct Pending {
     receipt: AppendReceipt,
 }
 
-fn run(logs: &mut BTreeMap<Stream, StreamLog>, key: &SigningKeyPair, settings: &WriterSettings, rx: &Receiver<Command>) {
+fn run(
+    logs: &mut BTreeMap<Stream, StreamLog>,
+    key: &SigningKeyPair,
+    settings: &WriterSettings,
+    rx: &Receiver<Command>,
+) {
     let mut pending: Vec<Pending> = Vec::new();
     let mut last_fsync = Instant::now();
     let mut failed: Option<String> = None;
     loop {
         let timeout = match settings.fsync {
-            FsyncPolicy::Interval(interval) if !pending.is_empty() => interval.saturating_sub(last_fsync.elapsed()),
+            FsyncPolicy::Interval(interval) if !pending.is_empty() => {
+                interval.saturating_sub(last_fsync.elapsed())
+            }
             _ => settings.checkpoint_every.min(Duration::from_millis(500)),
         };
         let first = match rx.recv_timeout(timeout) {
@@ -150,7 +159,11 @@ fn run(logs: &mut BTreeMap<Stream, StreamLog>, key: &SigningKeyPair, settings: &
         let mut next = first;
         while let Some(command) = next {
             match command {
-                Command::Append { stream, records, reply } => {
+                Command::Append {
+                    stream,
+                    records,
+                    reply,
+                } => {
                     batched += records.len();
                     appends.push((stream, records, reply));
                 }
@@ -166,7 +179,9 @@ fn run(logs: &mut BTreeMap<Stream, StreamLog>, key: &SigningKeyPair, settings: &
         }
         let fsync_due = match settings.fsync {
             FsyncPolicy::EveryBatch => true,
-            FsyncPolicy::Interval(interval) => last_fsync.elapsed() >= interval || !others.is_empty(),
+            FsyncPolicy::Interval(interval) => {
+                last_fsync.elapsed() >= interval || !others.is_empty()
+            }
             FsyncPolicy::Never => true,
         };
         if fsync_due && !pending.is_empty() {
@@ -183,7 +198,8 @@ fn run(logs: &mut BTreeMap<Stream, StreamLog>, key: &SigningKeyPair, settings: &
         }
         for log in logs.values_mut() {
             let by_count = log.size() >= log.checkpoint_size + settings.checkpoint_every_records;
-            let by_time = log.last_checkpoint_at.elapsed() >= settings.checkpoint_every && log.size() > log.checkpoint_size;
+            let by_time = log.last_checkpoint_at.elapsed() >= settings.checkpoint_every
+                && log.size() > log.checkpoint_size;
             if (by_count || by_time) && failed.is_none() {
                 if let Err(e) = log.checkpoint(key) {
                     tracing::error!(stream = %log.stream, error = %e, "checkpoint failed");
@@ -201,7 +217,9 @@ fn run(logs: &mut BTreeMap<Stream, StreamLog>, key: &SigningKeyPair, settings: &
                     let mut outcomes = BTreeMap::new();
                     let mut result = Ok(());
                     for (stream, policy) in &policies {
-                        let Some(log) = logs.get_mut(stream) else { continue };
+                        let Some(log) = logs.get_mut(stream) else {
+                            continue;
+                        };
                         match retention::apply(log, policy, key) {
                             Ok(outcome) => {
                                 outcomes.insert(*stream, outcome);
@@ -250,10 +268,16 @@ fn write_batch(
             }
             continue;
         }
-        let Some(log) = logs.get_mut(&stream) else { continue };
+        let Some(log) = logs.get_mut(&stream) else {
+            continue;
+        };
         if records.is_empty() {
             for (reply, _) in replies {
-                let _ = reply.send(Ok(AppendReceipt { stream, first_index: log.size(), count: 0 }));
+                let _ = reply.send(Ok(AppendReceipt {
+                    stream,
+                    first_index: log.size(),
+                    count: 0,
+                }));
             }
             continue;
         }
@@ -262,7 +286,11 @@ fn write_batch(
                 for (reply, count) in replies {
                     pending.push(Pending {
                         reply,
-                        receipt: AppendReceipt { stream, first_index: first, count },
+                        receipt: AppendReceipt {
+                            stream,
+                            first_index: first,
+                            count,
+                        },
                     });
                     first += count;
                 }
@@ -287,14 +315,22 @@ fn answer(pending: &mut Vec<Pending>, failed: &Option<String>) {
     }
 }
 
-fn checkpoint_all(logs: &mut BTreeMap<Stream, StreamLog>, key: &SigningKeyPair) -> Result<(), String> {
+fn checkpoint_all(
+    logs: &mut BTreeMap<Stream, StreamLog>,
+    key: &SigningKeyPair,
+) -> Result<(), String> {
     for log in logs.values_mut() {
         log.checkpoint(key).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
 
-fn finish(logs: &mut BTreeMap<Stream, StreamLog>, key: &SigningKeyPair, pending: &mut Vec<Pending>, failed: &mut Option<String>) {
+fn finish(
+    logs: &mut BTreeMap<Stream, StreamLog>,
+    key: &SigningKeyPair,
+    pending: &mut Vec<Pending>,
+    failed: &mut Option<String>,
+) {
     for log in logs.values_mut() {
         if let Err(e) = log.sync() {
             failed.get_or_insert(e.to_string());

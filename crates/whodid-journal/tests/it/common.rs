@@ -13,7 +13,11 @@ use whodid_model::Stream;
 pub(crate) fn record(i: u64) -> RecordInput {
     RecordInput {
         envelope: format!("{{\"v\":1,\"i\":{i}}}").into_bytes(),
-        raw: format!("{{\"auditID\":\"{i:08}\",\"verb\":\"get\",\"pad\":\"{}\"}}", "x".repeat((i % 97) as usize)).into_bytes(),
+        raw: format!(
+            "{{\"auditID\":\"{i:08}\",\"verb\":\"get\",\"pad\":\"{}\"}}",
+            "x".repeat((i % 97) as usize)
+        )
+        .into_bytes(),
     }
 }
 
@@ -21,7 +25,7 @@ pub(crate) fn record(i: u64) -> RecordInput {
 pub(crate) fn small_config() -> JournalConfig {
     JournalConfig {
         fsync: FsyncPolicy::EveryBatch,
-        segment_max_bytes: 4096,
+        segment_max_bytes: 1024,
         checkpoint_every_records: 50,
         checkpoint_every: Duration::from_secs(3600),
         ..JournalConfig::default()

@@ -3,6 +3,10 @@
 // Tests may panic on unexpected input: that is how they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bad_input;
 mod common;
+mod crash;
 mod proofs;
+mod retention;
 mod roundtrip;
+mod tamper;

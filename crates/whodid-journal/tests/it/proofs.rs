@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 use whodid_journal::merkle::{leaf_hash, root_of, Hash};
-use whodid_journal::proof::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
+use whodid_journal::proof::{
+    consistency_proof, inclusion_proof, verify_consistency, verify_inclusion,
+};
 
 fn leaves(n: u64) -> Vec<Hash> {
     (0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect()

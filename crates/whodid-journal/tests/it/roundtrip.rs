@@ -29,18 +29,28 @@ fn concurrent_writers_then_reopen_and_read_back() {
             acked
         }));
     }
-    let acked: Vec<(u64, String)> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let acked: Vec<(u64, String)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     journal.close().unwrap();
     drop(journal);
 
     let reader = JournalReader::open(dir.path()).unwrap();
     assert_eq!(reader.bounds(Stream::AuthLog).unwrap(), (0, 200));
     for (index, raw) in &acked {
-        assert_eq!(reader.read(Stream::AuthLog, *index).unwrap().raw, raw.as_bytes());
+        assert_eq!(
+            reader.read(Stream::AuthLog, *index).unwrap().raw,
+            raw.as_bytes()
+        );
     }
     let report = check(dir.path());
     assert!(report.is_intact(), "{:?}", report.problems);
-    assert_eq!(report.streams[&Stream::AuthLog].unsigned_tail, 0, "close signs a final checkpoint");
+    assert_eq!(
+        report.streams[&Stream::AuthLog].unsigned_tail,
+        0,
+        "close signs a final checkpoint"
+    );
 }
 
 #[test]
@@ -49,7 +59,9 @@ fn reopen_continues_numbering_and_proofs_verify() {
     build(dir.path(), 120);
     // Reopen and append more.
     let journal = Journal::open(dir.path(), small_config()).unwrap();
-    let receipt = journal.append_wait(Stream::KubeAudit, vec![record(120)]).unwrap();
+    let receipt = journal
+        .append_wait(Stream::KubeAudit, vec![record(120)])
+        .unwrap();
     assert_eq!(receipt.first_index, 120);
     journal.close().unwrap();
     drop(journal);
@@ -57,16 +69,28 @@ fn reopen_continues_numbering_and_proofs_verify() {
     let reader = JournalReader::open(dir.path()).unwrap();
     let v = verifier(dir.path());
     for index in [0, 7, 64, 119, 120] {
-        let proof = reader.prove_inclusion(Stream::KubeAudit, index, None, &v).unwrap();
+        let proof = reader
+            .prove_inclusion(Stream::KubeAudit, index, None, &v)
+            .unwrap();
         assert_eq!(proof.raw.as_bytes(), record(index).raw.as_slice());
         proof.verify(&v).unwrap();
         let mut forged = proof.clone();
         forged.raw.push(' ');
-        assert!(forged.verify(&v).is_err(), "a changed record must not verify");
+        assert!(
+            forged.verify(&v).is_err(),
+            "a changed record must not verify"
+        );
     }
-    let sizes: Vec<u64> = reader.checkpoints(Stream::KubeAudit).unwrap().iter().map(|(s, _)| *s).collect();
+    let sizes: Vec<u64> = reader
+        .checkpoints(Stream::KubeAudit)
+        .unwrap()
+        .iter()
+        .map(|(s, _)| *s)
+        .collect();
     assert!(sizes.len() >= 3, "{sizes:?}");
-    let proof = reader.prove_consistency(Stream::KubeAudit, sizes[0], *sizes.last().unwrap(), &v).unwrap();
+    let proof = reader
+        .prove_consistency(Stream::KubeAudit, sizes[0], *sizes.last().unwrap(), &v)
+        .unwrap();
     proof.verify(&v).unwrap();
     assert!(check(dir.path()).is_intact());
 }
