@@ -151,7 +151,7 @@ impl RetentionRecord {
         layout: &Layout,
         stream: Stream,
         verifier: &Verifier,
-    ) -> Result<Vec<(std::path::PathBuf, Result<RetentionRecord, String>)>, JournalError> {
+    ) -> Result<Vec<CheckedRetentionRecord>, JournalError> {
         let mut out = Vec::new();
         for (_, path) in numbered_files(&layout.retention_dir(stream), "note")? {
             let text = fs::read_to_string(&path).map_err(JournalError::io(&path))?;
@@ -165,6 +165,9 @@ impl RetentionRecord {
         Ok(out)
     }
 }
+
+/// A retention record file and whether it verified (with the reason if not).
+pub type CheckedRetentionRecord = (std::path::PathBuf, Result<RetentionRecord, String>);
 
 /// What retention did on one stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -246,6 +246,9 @@ fn run(
     }
 }
 
+/// One stream's share of a batch: its records, and who waits for how many.
+type StreamBatch = (Vec<RecordInput>, Vec<(Reply, u64)>);
+
 fn write_batch(
     logs: &mut BTreeMap<Stream, StreamLog>,
     appends: Vec<(Stream, Vec<RecordInput>, Reply)>,
@@ -254,7 +257,7 @@ fn write_batch(
 ) {
     let time = now_micros();
     // One frame per stream: concatenate the batch's records per stream.
-    let mut by_stream: BTreeMap<Stream, (Vec<RecordInput>, Vec<(Reply, u64)>)> = BTreeMap::new();
+    let mut by_stream: BTreeMap<Stream, StreamBatch> = BTreeMap::new();
     for (stream, records, reply) in appends {
         let entry = by_stream.entry(stream).or_default();
         let count = records.len() as u64;

@@ -16,7 +16,9 @@ use whodid_policy::evaluate::Evaluator;
 use whodid_policy::load::load_policy;
 
 fn testdata(rel: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/k8s").join(rel);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/k8s")
+        .join(rel);
     let raw = std::fs::read(&path).expect("testdata present");
     if rel.ends_with(".gz") {
         let mut plain = Vec::new();
@@ -30,13 +32,21 @@ fn testdata(rel: &str) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let policy_text = String::from_utf8(testdata("policies/01-kube-up-gce-production.yaml")).expect("utf-8");
+    let policy_text =
+        String::from_utf8(testdata("policies/01-kube-up-gce-production.yaml")).expect("utf-8");
     let policy = load_policy(&policy_text, "kube-up").expect("valid").policy;
     let evaluator = Evaluator::new(&policy);
     let capture = testdata("capture-audit.log.gz");
-    let lines: Vec<&[u8]> = capture.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
-    let events: Vec<_> = lines.iter().map(|l| decode_event(l).expect("event")).collect();
-    let attributes: Vec<RequestAttributes<'_>> = events.iter().map(RequestAttributes::from_event).collect();
+    let lines: Vec<&[u8]> = capture
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let events: Vec<_> = lines
+        .iter()
+        .map(|l| decode_event(l).expect("event"))
+        .collect();
+    let attributes: Vec<RequestAttributes<'_>> =
+        events.iter().map(RequestAttributes::from_event).collect();
 
     let mut group = c.benchmark_group("kube-up");
     group.throughput(Throughput::Elements(lines.len() as u64));

@@ -168,7 +168,10 @@ impl Prefilter {
                 for group in &user.groups {
                     groups |= self.group_by_len[len_slot(group)];
                 }
-                (self.any_user | self.user_by_len[len_slot(&user.name)], groups)
+                (
+                    self.any_user | self.user_by_len[len_slot(&user.name)],
+                    groups,
+                )
             }
             None => (self.any_user, self.any_group),
         };

@@ -6,8 +6,13 @@
 //! errors, and this is the only place where they become text for a person.
 
 mod input;
+mod journal_args;
+mod key;
 mod output;
 mod policy;
+mod prove;
+mod serve;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -37,6 +42,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the all-in-one server on the embedded default: journal (tamper-evident, signed), checkpoints, retention.
+    Serve(serve::ServeArgs),
+    /// Recompute the journal and check every checkpoint signature; exit 1 and name what is wrong if anything is.
+    Verify(verify::VerifyArgs),
+    /// Print RFC 6962 inclusion or consistency proofs as JSON.
+    #[command(subcommand)]
+    Prove(prove::ProveCommand),
+    /// Check a proof from `whodid prove` with only the public key: no data directory needed.
+    VerifyProof(prove::VerifyProofArgs),
+    /// The journal's signing key.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// Work with kube-apiserver audit policies (audit.k8s.io/v1 Policy): check, test on a captured log, apply, decide.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -47,6 +64,11 @@ fn main() -> ExitCode {
     init_tracing(&cli.log_level);
     let outcome = match cli.command {
         Command::Policy(command) => policy::run(command),
+        Command::Serve(args) => serve::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Prove(command) => prove::run(command),
+        Command::VerifyProof(args) => prove::verify_proof(args),
+        Command::Key(command) => key::run(command),
     };
     match outcome {
         Ok(code) => code,

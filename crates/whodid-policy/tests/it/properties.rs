@@ -18,7 +18,16 @@ const SUBRESOURCES: &[&str] = &["", "log", "scale", "status"];
 const NAMESPACES: &[&str] = &["", "kube-system", "team-a"];
 const NAMES: &[&str] = &["", "web", "db"];
 const PATHS: &[&str] = &["/healthz", "/healthzfoo", "/version", "/metrics", "/"];
-const RESOURCE_ENTRIES: &[&str] = &["pods", "pods/log", "pods/*", "*/scale", "*", "deployments", "secrets", "deployments/status"];
+const RESOURCE_ENTRIES: &[&str] = &[
+    "pods",
+    "pods/log",
+    "pods/*",
+    "*/scale",
+    "*",
+    "deployments",
+    "secrets",
+    "deployments/status",
+];
 const URL_ENTRIES: &[&str] = &["/healthz", "/healthz*", "*", "/version", "/metrics*", "/"];
 
 fn pick(list: &'static [&'static str]) -> impl Strategy<Value = String> {
@@ -56,31 +65,57 @@ fn group_resources() -> impl Strategy<Value = GroupResources> {
 fn rule() -> impl Strategy<Value = PolicyRule> {
     let scope = prop_oneof![
         Just((Vec::new(), Vec::new(), Vec::new())),
-        (proptest::collection::vec(group_resources(), 0..3), some_of(NAMESPACES))
+        (
+            proptest::collection::vec(group_resources(), 0..3),
+            some_of(NAMESPACES)
+        )
             .prop_map(|(r, n)| (r, n, Vec::new())),
         some_of(URL_ENTRIES).prop_map(|u| (Vec::new(), Vec::new(), u)),
     ];
-    (level(), some_of(USERS), some_of(GROUPS), some_of(VERBS), scope, stages(), proptest::option::of(any::<bool>()))
-        .prop_map(|(level, users, user_groups, verbs, (resources, namespaces, urls), omit_stages, omf)| PolicyRule {
-            level,
-            users,
-            user_groups,
-            verbs,
-            resources,
-            namespaces,
-            non_resource_urls: urls,
-            omit_stages,
-            omit_managed_fields: omf,
-        })
+    (
+        level(),
+        some_of(USERS),
+        some_of(GROUPS),
+        some_of(VERBS),
+        scope,
+        stages(),
+        proptest::option::of(any::<bool>()),
+    )
+        .prop_map(
+            |(
+                level,
+                users,
+                user_groups,
+                verbs,
+                (resources, namespaces, urls),
+                omit_stages,
+                omf,
+            )| PolicyRule {
+                level,
+                users,
+                user_groups,
+                verbs,
+                resources,
+                namespaces,
+                non_resource_urls: urls,
+                omit_stages,
+                omit_managed_fields: omf,
+            },
+        )
 }
 
 fn policy() -> impl Strategy<Value = Policy> {
-    (proptest::collection::vec(rule(), 1..6), stages(), any::<bool>()).prop_map(|(rules, omit_stages, omf)| Policy {
-        rules,
-        omit_stages,
-        omit_managed_fields: omf,
-        ..Policy::default()
-    })
+    (
+        proptest::collection::vec(rule(), 1..6),
+        stages(),
+        any::<bool>(),
+    )
+        .prop_map(|(rules, omit_stages, omf)| Policy {
+            rules,
+            omit_stages,
+            omit_managed_fields: omf,
+            ..Policy::default()
+        })
 }
 
 #[derive(Debug, Clone)]
@@ -98,23 +133,40 @@ struct Request {
 
 fn request() -> impl Strategy<Value = Request> {
     (
-        proptest::option::weighted(0.9, (pick(USERS), proptest::collection::vec(pick(GROUPS), 0..3))),
+        proptest::option::weighted(
+            0.9,
+            (pick(USERS), proptest::collection::vec(pick(GROUPS), 0..3)),
+        ),
         pick(VERBS),
         any::<bool>(),
         pick(PATHS),
-        (pick(API_GROUPS), pick(NAMESPACES), pick(RESOURCES), pick(SUBRESOURCES), pick(NAMES)),
+        (
+            pick(API_GROUPS),
+            pick(NAMESPACES),
+            pick(RESOURCES),
+            pick(SUBRESOURCES),
+            pick(NAMES),
+        ),
     )
-        .prop_map(|(user, verb, resource_request, path, (group, namespace, resource, subresource, name))| Request {
-            user,
-            verb,
-            resource_request,
-            path,
-            group,
-            namespace,
-            resource,
-            subresource,
-            name,
-        })
+        .prop_map(
+            |(
+                user,
+                verb,
+                resource_request,
+                path,
+                (group, namespace, resource, subresource, name),
+            )| Request {
+                user,
+                verb,
+                resource_request,
+                path,
+                group,
+                namespace,
+                resource,
+                subresource,
+                name,
+            },
+        )
 }
 
 /// `ruleMatches` from k8s.io/apiserver/pkg/audit/policy/checker.go, naively.
@@ -126,7 +178,9 @@ fn naive_matches(rule: &PolicyRule, r: &Request) -> bool {
         }
     }
     if !rule.user_groups.is_empty() {
-        let Some((_, groups)) = &r.user else { return false };
+        let Some((_, groups)) = &r.user else {
+            return false;
+        };
         if !groups.iter().any(|g| rule.user_groups.contains(g)) {
             return false;
         }
@@ -159,7 +213,10 @@ fn naive_matches(rule: &PolicyRule, r: &Request) -> bool {
                         if *res == combined || res == "*" {
                             return true;
                         }
-                        if !r.subresource.is_empty() && res.starts_with("*/") && r.subresource == res[2..] {
+                        if !r.subresource.is_empty()
+                            && res.starts_with("*/")
+                            && r.subresource == res[2..]
+                        {
                             return true;
                         }
                         if res.ends_with("/*") && r.resource == res[..res.len() - 2] {
@@ -176,14 +233,16 @@ fn naive_matches(rule: &PolicyRule, r: &Request) -> bool {
             return false;
         }
         return rule.non_resource_urls.iter().any(|spec| {
-            spec == "*" || *spec == r.path || (spec.ends_with('*') && r.path.starts_with(spec.trim_end_matches('*')))
+            spec == "*"
+                || *spec == r.path
+                || (spec.ends_with('*') && r.path.starts_with(spec.trim_end_matches('*')))
         });
     }
     true
 }
 
 fn naive_decide(policy: &Policy, r: &Request) -> (Level, Vec<Stage>, bool) {
-    let mut union = |mut stages: Vec<Stage>| {
+    let union = |mut stages: Vec<Stage>| {
         stages.extend(policy.omit_stages.iter().copied());
         stages.sort();
         stages.dedup();
@@ -194,7 +253,8 @@ fn naive_decide(policy: &Policy, r: &Request) -> (Level, Vec<Stage>, bool) {
             return (
                 rule.level,
                 union(rule.omit_stages.clone()),
-                rule.omit_managed_fields.unwrap_or(policy.omit_managed_fields),
+                rule.omit_managed_fields
+                    .unwrap_or(policy.omit_managed_fields),
             );
         }
     }

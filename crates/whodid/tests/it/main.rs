@@ -3,6 +3,7 @@
 // Tests may panic on unexpected input: that is how they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod journal_cli;
 mod policy_apply;
 mod policy_check;
 mod policy_decide;
