@@ -63,11 +63,11 @@ impl<'a> RequestAttributes<'a> {
     /// The attributes the apiserver evaluated `event`'s policy on.
     pub fn from_event(event: &'a Event) -> Self {
         RequestAttributes::new(
-            Cow::Borrowed(event.user.username.as_str()),
-            !event.user.uid.is_empty(),
+            Cow::Borrowed(event.user.name()),
+            !event.user.uid().is_empty(),
             event
                 .user
-                .groups
+                .groups()
                 .iter()
                 .map(|g| Cow::Borrowed(g.as_str()))
                 .collect(),

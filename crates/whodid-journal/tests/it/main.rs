@@ -6,6 +6,7 @@
 mod bad_input;
 mod common;
 mod crash;
+mod disk_full;
 mod proofs;
 mod retention;
 mod roundtrip;

@@ -92,31 +92,49 @@ pub struct EventList {
 }
 
 /// `authentication.k8s.io/v1` `UserInfo`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserInfo {
-    /// The user's name; empty for unauthenticated requests.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub username: String,
-    /// A unique value that identifies the user across time.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub uid: String,
-    /// The groups the user is a member of.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub groups: Vec<String>,
+    /// The user's name (`None` when absent; see [`UserInfo::name`]).
+    #[serde(default, rename = "username", skip_serializing_if = "Option::is_none")]
+    pub username_field: Option<String>,
+    /// A unique value that identifies the user across time (see [`UserInfo::uid`]).
+    #[serde(default, rename = "uid", skip_serializing_if = "Option::is_none")]
+    pub uid_field: Option<String>,
+    /// The groups the user is a member of (`None` when absent; see [`UserInfo::groups`]).
+    #[serde(default, rename = "groups", skip_serializing_if = "Option::is_none")]
+    pub group_list: Option<Vec<String>>,
     /// Extra information from the authenticator (e.g. the credential id of a token).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<BTreeMap<String, Vec<String>>>,
+    /// Fields this version of whodid does not know, kept as received.
+    #[serde(flatten)]
+    pub unknown: Map<String, Value>,
 }
 
 impl UserInfo {
+    /// The user's name; empty for unauthenticated requests.
+    pub fn name(&self) -> &str {
+        self.username_field.as_deref().unwrap_or_default()
+    }
+
+    /// The user's uid; empty when not set.
+    pub fn uid(&self) -> &str {
+        self.uid_field.as_deref().unwrap_or_default()
+    }
+
+    /// The user's groups.
+    pub fn groups(&self) -> &[String] {
+        self.group_list.as_deref().unwrap_or_default()
+    }
+
     /// True when no user information is present (the 401 case).
     pub fn is_empty(&self) -> bool {
-        self.username.is_empty() && self.uid.is_empty() && self.groups.is_empty()
+        self.name().is_empty() && self.uid().is_empty() && self.groups().is_empty()
     }
 }
 
 /// `audit.k8s.io/v1` `ObjectReference`: the object a request is about.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectReference {
     /// The resource (plural, lower case), e.g. `pods`.
@@ -143,6 +161,9 @@ pub struct ObjectReference {
     /// The subresource, e.g. `exec` or `status`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subresource: String,
+    /// Fields this version of whodid does not know, kept as received.
+    #[serde(flatten)]
+    pub unknown: Map<String, Value>,
 }
 
 /// The parts of a `meta/v1` `Status` whodid reads; the rest is kept in `extra`.
