@@ -30,7 +30,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     max_age: Option<Duration>,
 
-    /// Keep each stream under this many bytes (e.g. `50GiB` is not parsed: give bytes); like --audit-log-maxsize.
+    /// Keep each stream under this many bytes (a number of bytes, e.g. 53687091200 for 50 GiB); like --audit-log-maxsize.
     #[arg(long)]
     max_size: Option<u64>,
 
