@@ -70,3 +70,21 @@ fn broken_yaml_and_missing_file_are_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("/nonexistent/policy.yaml"));
 }
+
+#[test]
+fn a_huge_policy_file_is_refused_with_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.yaml");
+    let mut text = String::from("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n");
+    while text.len() < 5 << 20 {
+        text.push_str("  - level: Metadata\n    users: [\"someone\"]\n");
+    }
+    std::fs::write(&huge, text).unwrap();
+    let out = whodid(&["policy", "check", huge.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text_of(&out.stdout).contains("more than the limit"), "{}", text_of(&out.stdout));
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    crate::util::text(bytes)
+}
