@@ -82,7 +82,11 @@ fn a_huge_policy_file_is_refused_with_its_size() {
     std::fs::write(&huge, text).unwrap();
     let out = whodid(&["policy", "check", huge.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(1));
-    assert!(text_of(&out.stdout).contains("more than the limit"), "{}", text_of(&out.stdout));
+    assert!(
+        text_of(&out.stdout).contains("more than the limit"),
+        "{}",
+        text_of(&out.stdout)
+    );
 }
 
 fn text_of(bytes: &[u8]) -> String {
