@@ -3,4 +3,5 @@
 // Tests may panic on unexpected input: that is how they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attribution;
 mod authlog_fixtures;
