@@ -7,6 +7,8 @@
 //! - [`authlog`]: what sshd, sudo, su and pam_unix said, as typed
 //!   [`authlog::AuthEvent`]s; lines that are not audit-relevant are skipped,
 //!   not errors.
+//! - [`pgaudit`]: PostgreSQL stderr (with `log_line_prefix`), csvlog and
+//!   jsonlog, and the pgaudit records inside them.
 //!
 //! **Invariant:** no IO and no clock: the caller passes the reference time
 //! used to infer the year of classic syslog lines. A bad line is an error
@@ -14,4 +16,5 @@
 #![warn(missing_docs)]
 
 pub mod authlog;
+pub mod pgaudit;
 pub mod syslog;

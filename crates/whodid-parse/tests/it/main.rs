@@ -5,3 +5,4 @@
 
 mod attribution;
 mod authlog_fixtures;
+mod pgaudit_fixtures;
