@@ -8,7 +8,8 @@
 #     waiting for every batch of 32 to be durable);
 #   - dd: sequential write bandwidth with O_DIRECT, and the fsync rate
 #     (4 KiB writes with O_DSYNC);
-#   - zstd -3 of the same records vs the journal's segment bytes.
+#   - zstd -3 of the same records vs the journal's segment bytes, appended in
+#     group commits of 32 records, as written and after compaction.
 #
 # Usage: bench/journal.sh   (writes scratch files under bench/out/, removes them)
 set -euo pipefail
@@ -38,8 +39,9 @@ seq_mb=$(echo "$dd_seq" | awk '{ v = $1; if ($2 ~ /^GB/) v *= 1000; print v }')
 fsync_rate=$(echo "2000 / $dd_sync" | bc -l)
 
 # Size: the same records through the journal vs zstd -3.
-cargo run --quiet --release -p whodid-journal --example journal_size -- "$out" 10 > "$out/size.txt"
-segment_bytes=$(awk '/segment_bytes/ { print $2 }' "$out/size.txt")
+cargo run --quiet --release -p whodid-journal --example journal_size -- "$out" 40 32 > "$out/size.txt"
+segment_bytes=$(awk '$1 == "segment_bytes" { print $2 }' "$out/size.txt")
+group_commit_bytes=$(awk '$1 == "segment_bytes_group_commit" { print $2 }' "$out/size.txt")
 record_total=$(awk '/record_bytes/ { print $2 }' "$out/size.txt")
 zstd -q -3 -f "$out/records.bin" -o "$out/records.bin.zst"
 zstd_bytes=$(stat -c %s "$out/records.bin.zst")
@@ -53,5 +55,8 @@ printf '%-48s %12.0f %10.1f\n' "journal, fsync every batch, 8 writers" "$every_b
 printf '%-48s %12s %10.1f\n' "disk: dd sequential write, O_DIRECT" "-" "$seq_mb"
 printf '%-48s %12.0f %10s\n' "disk: dd 4 KiB O_DSYNC writes (fsyncs/s)" "$fsync_rate" "-"
 printf 'journal input rate vs disk sequential bandwidth: %.0f%%\n' "$(echo "100 * $(mbps "$pipelined") / $seq_mb" | bc -l)"
-printf 'size: records %s bytes, journal segments %s bytes, zstd -3 %s bytes (journal/zstd = %.2f)\n' \
-  "$record_total" "$segment_bytes" "$zstd_bytes" "$(echo "$segment_bytes / $zstd_bytes" | bc -l)"
+printf 'size: records %s bytes, zstd -3 %s bytes\n' "$record_total" "$zstd_bytes"
+printf '  journal, frames as group commit wrote them (32 records): %s bytes (journal/zstd = %.3f)\n' \
+  "$group_commit_bytes" "$(echo "$group_commit_bytes / $zstd_bytes" | bc -l)"
+printf '  journal, sealed segments compacted:                      %s bytes (journal/zstd = %.3f)\n' \
+  "$segment_bytes" "$(echo "$segment_bytes / $zstd_bytes" | bc -l)"

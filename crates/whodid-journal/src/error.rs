@@ -1,6 +1,9 @@
 //! The journal's errors: each names the stream, file and position involved.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use whodid_model::Stream;
 
 use crate::checkpoint::CheckpointError;
 use crate::format::FormatError;
@@ -92,15 +95,77 @@ pub enum JournalError {
         /// Sizes that exist.
         available: String,
     },
-    /// The journal writer stopped after an earlier error; nothing more is accepted.
-    #[error("journal writer stopped: {0}")]
-    WriterStopped(String),
+    /// An append was refused: none of its records were acknowledged.
+    #[error("stream {stream}: append refused: {source}")]
+    AppendRefused {
+        /// The stream.
+        stream: Stream,
+        /// Why (shared by every append of the refused batch).
+        #[source]
+        source: Arc<JournalError>,
+    },
+    /// An fsync failed earlier: the writer acknowledges nothing more until the
+    /// journal is reopened (recovery then re-reads what really is on disk).
+    #[error("journal writer stopped after an earlier failure, reopen the journal: {source}")]
+    Poisoned {
+        /// The first failure.
+        #[source]
+        source: Arc<JournalError>,
+    },
+    /// The journal was closed.
+    #[error("the journal is closed")]
+    Closed,
+    /// The writer thread ended without answering (it panicked).
+    #[error("the journal writer thread ended unexpectedly")]
+    WriterGone,
+    /// On open, the records on disk do not hash to the root of the latest
+    /// signed checkpoint: the journal was changed while whodid was not
+    /// running, and signing new checkpoints over it would hide that.
+    #[error("stream {stream}: the records on disk do not hash to the root signed at size {size} ({path}): the journal was changed; run `whodid verify`")]
+    CheckpointMismatch {
+        /// The stream.
+        stream: Stream,
+        /// The signed size.
+        size: u64,
+        /// The checkpoint note.
+        path: PathBuf,
+    },
+    /// On open, a signed checkpoint covers more records than the journal
+    /// holds: records were cut off while whodid was not running.
+    #[error("stream {stream}: the journal holds {records} records but a signed checkpoint covers {size} ({path}): records were cut off; run `whodid verify`")]
+    SignedBeyondEnd {
+        /// The stream.
+        stream: Stream,
+        /// Records on disk (the tree size).
+        records: u64,
+        /// The signed size.
+        size: u64,
+        /// The checkpoint note.
+        path: PathBuf,
+    },
     /// A legal hold blocks retention on the stream.
     #[error("stream {0} is under legal hold: retention removes nothing")]
     LegalHold(String),
 }
 
 impl JournalError {
+    /// True when the error comes from a full disk or quota (ENOSPC, EDQUOT,
+    /// EFBIG): the caller should answer "try later" (503), not "bad input".
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            JournalError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull
+                    | std::io::ErrorKind::QuotaExceeded
+                    | std::io::ErrorKind::FileTooLarge
+            ),
+            JournalError::AppendRefused { source, .. } | JournalError::Poisoned { source } => {
+                source.is_storage_full()
+            }
+            _ => false,
+        }
+    }
+
     /// Wraps an IO error with its path.
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> JournalError {
         let path = path.into();

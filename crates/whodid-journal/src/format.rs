@@ -7,14 +7,17 @@
 //! frame is detected. Every integer is little-endian.
 //!
 //! ```text
-//! segment header: magic "WHODIDSG" | version u32 | stream u32 | first index u64 | reserved u32 | crc32 u32
+//! segment header: magic "WHODIDSG" | version u32 | stream u32 | first index u64 | flags u32 | crc32 u32
 //! frame header:   magic "WFR1"     | first index u64 | count u32 | time µs u64 | payload len u32 | crc32 u32
 //! payload:        zstd( { envelope len u32 | raw len u32 | envelope | raw } × count )
 //! ```
 //!
 //! The Merkle leaf of a record is `u32be(envelope len) ‖ envelope ‖ raw`.
 
+use sha2::{Digest, Sha256};
 use whodid_model::Stream;
+
+use crate::merkle::Hash;
 
 /// The first bytes of every segment.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"WHODIDSG";
@@ -28,8 +31,15 @@ pub const SEGMENT_HEADER_LEN: usize = 32;
 pub const FRAME_HEADER_LEN: usize = 32;
 /// The largest frame payload accepted when reading (guards against garbage lengths).
 pub const MAX_FRAME_PAYLOAD: u32 = 256 << 20;
-/// zstd level for frames.
+/// zstd level for frames written by group commit.
 pub const ZSTD_LEVEL: i32 = 3;
+/// Segment header flag: the segment was rewritten by compaction (its frames
+/// hold up to [`COMPACT_FRAME_RECORDS`] records each).
+pub const FLAG_COMPACTED: u32 = 1;
+/// The most records compaction puts in one frame.
+pub const COMPACT_FRAME_RECORDS: usize = 4096;
+/// The most uncompressed bytes compaction puts in one frame.
+pub const COMPACT_FRAME_BYTES: usize = 4 << 20;
 
 /// One record: the original bytes exactly as received, and the envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,18 +59,34 @@ pub fn leaf_data(envelope: &[u8], raw: &[u8]) -> Vec<u8> {
     data
 }
 
+/// The record's Merkle leaf hash, `SHA-256(0x00 ‖ leaf_data(envelope, raw))`,
+/// computed without copying the record.
+pub fn record_leaf_hash(envelope: &[u8], raw: &[u8]) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update([0u8]);
+    hasher.update((envelope.len() as u32).to_be_bytes());
+    hasher.update(envelope);
+    hasher.update(raw);
+    hasher.finalize().into()
+}
+
 /// The index of a stream in segment headers.
 pub fn stream_code(stream: Stream) -> u32 {
     Stream::ALL.iter().position(|s| *s == stream).unwrap_or(0) as u32
 }
 
 /// Encodes a segment header.
-pub fn encode_segment_header(stream: Stream, first_index: u64) -> [u8; SEGMENT_HEADER_LEN] {
+pub fn encode_segment_header(
+    stream: Stream,
+    first_index: u64,
+    flags: u32,
+) -> [u8; SEGMENT_HEADER_LEN] {
     let mut header = [0u8; SEGMENT_HEADER_LEN];
     header[..8].copy_from_slice(SEGMENT_MAGIC);
     header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     header[12..16].copy_from_slice(&stream_code(stream).to_le_bytes());
     header[16..24].copy_from_slice(&first_index.to_le_bytes());
+    header[24..28].copy_from_slice(&flags.to_le_bytes());
     let crc = crc32fast::hash(&header[..28]);
     header[28..32].copy_from_slice(&crc.to_le_bytes());
     header
@@ -75,6 +101,8 @@ pub struct SegmentHeader {
     pub stream: u32,
     /// The index of the first record.
     pub first_index: u64,
+    /// Flags ([`FLAG_COMPACTED`]).
+    pub flags: u32,
 }
 
 /// Why bytes are not a valid segment header or frame.
@@ -140,6 +168,7 @@ pub fn decode_segment_header(bytes: &[u8]) -> Result<SegmentHeader, FormatError>
         version,
         stream: u32_at(bytes, 12),
         first_index: u64_at(bytes, 16),
+        flags: u32_at(bytes, 24),
     })
 }
 
@@ -164,6 +193,16 @@ pub fn encode_frame(
     time_micros: u64,
     records: &[RecordInput],
 ) -> std::io::Result<Vec<u8>> {
+    encode_frame_at_level(first_index, time_micros, records, ZSTD_LEVEL)
+}
+
+/// [`encode_frame`] with a chosen zstd level.
+pub fn encode_frame_at_level(
+    first_index: u64,
+    time_micros: u64,
+    records: &[RecordInput],
+    level: i32,
+) -> std::io::Result<Vec<u8>> {
     let mut plain = Vec::with_capacity(
         records
             .iter()
@@ -176,7 +215,7 @@ pub fn encode_frame(
         plain.extend_from_slice(&record.envelope);
         plain.extend_from_slice(&record.raw);
     }
-    let payload = zstd::bulk::compress(&plain, ZSTD_LEVEL)?;
+    let payload = zstd::bulk::compress(&plain, level)?;
     let mut frame = Vec::with_capacity(FRAME_HEADER_LEN + payload.len());
     frame.extend_from_slice(FRAME_MAGIC);
     frame.extend_from_slice(&first_index.to_le_bytes());
@@ -303,7 +342,12 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] ^= 1;
         assert_eq!(check_frame(&header, &bad), Err(FormatError::Checksum));
-        let seg = encode_segment_header(Stream::PgAudit, 99);
-        assert_eq!(decode_segment_header(&seg).unwrap().first_index, 99);
+        assert_eq!(
+            record_leaf_hash(&records[0].envelope, &records[0].raw),
+            crate::merkle::leaf_hash(&leaf_data(&records[0].envelope, &records[0].raw))
+        );
+        let seg = encode_segment_header(Stream::PgAudit, 99, FLAG_COMPACTED);
+        let decoded = decode_segment_header(&seg).unwrap();
+        assert_eq!((decoded.first_index, decoded.flags), (99, FLAG_COMPACTED));
     }
 }

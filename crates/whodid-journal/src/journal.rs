@@ -11,13 +11,13 @@ use std::time::Duration;
 use whodid_model::Stream;
 
 use crate::checkpoint::Verifier;
-use crate::datadir::{prepare, DirLock, Layout};
+use crate::datadir::{prepare, sync_dir, write_durably, DirLock, Layout};
 use crate::error::JournalError;
-use crate::format::RecordInput;
+use crate::format::{record_leaf_hash, RecordInput};
 use crate::keys::SigningKeyPair;
 use crate::retention::{RetentionOutcome, RetentionPolicy};
 use crate::stream_log::StreamLog;
-use crate::writer::{self, AppendReceipt, Command, FsyncPolicy, Ticket, WriterSettings};
+use crate::writer::{self, AppendReceipt, Command, FsyncPolicy, Reply, Ticket, WriterSettings};
 
 /// How a journal behaves.
 #[derive(Debug, Clone)]
@@ -36,6 +36,9 @@ pub struct JournalConfig {
     pub key_name: String,
     /// The most records one group commit takes.
     pub max_batch_records: usize,
+    /// zstd level at which sealed segments are rewritten into large frames
+    /// in the background; `None` keeps segments as group commit wrote them.
+    pub compaction_level: Option<i32>,
 }
 
 impl Default for JournalConfig {
@@ -48,6 +51,7 @@ impl Default for JournalConfig {
             origin_prefix: "whodid".to_owned(),
             key_name: "whodid-journal".to_owned(),
             max_batch_records: 16_384,
+            compaction_level: Some(5),
         }
     }
 }
@@ -82,7 +86,7 @@ impl Journal {
             let origin = format!("{}/{}", config.origin_prefix, stream);
             logs.insert(
                 stream,
-                StreamLog::open(&layout, stream, origin, config.segment_max_bytes)?,
+                StreamLog::open(&layout, stream, origin, config.segment_max_bytes, &verifier)?,
             );
         }
         let settings = WriterSettings {
@@ -90,6 +94,7 @@ impl Journal {
             checkpoint_every_records: config.checkpoint_every_records,
             checkpoint_every: config.checkpoint_every,
             max_batch_records: config.max_batch_records,
+            compaction_level: config.compaction_level,
         };
         let (commands, writer) = writer::spawn(logs, key, settings)?;
         Ok(Journal {
@@ -112,31 +117,58 @@ impl Journal {
     }
 
     fn send(&self, command: Command) -> Result<(), JournalError> {
-        let guard = self
-            .commands
-            .lock()
-            .map_err(|_| JournalError::WriterStopped("lock poisoned".into()))?;
+        let guard = self.commands.lock().map_err(|_| JournalError::WriterGone)?;
         let Some(sender) = guard.as_ref() else {
-            return Err(JournalError::WriterStopped("journal is closed".into()));
+            return Err(JournalError::Closed);
         };
-        sender
-            .send(command)
-            .map_err(|_| JournalError::WriterStopped("writer thread ended".into()))
+        sender.send(command).map_err(|_| JournalError::WriterGone)
     }
 
-    /// Appends records to a stream; the ticket answers once they are durable.
+    fn send_append(
+        &self,
+        stream: Stream,
+        records: Vec<RecordInput>,
+        reply: Reply,
+    ) -> Result<(), JournalError> {
+        // Hash on the caller's thread: appenders hash in parallel and the
+        // writer thread is left with compression and IO.
+        let leaves = records
+            .iter()
+            .map(|r| record_leaf_hash(&r.envelope, &r.raw))
+            .collect();
+        self.send(Command::Append {
+            stream,
+            records,
+            leaves,
+            reply,
+        })
+    }
+
+    /// Appends records to a stream. The [`Ticket`] answers once they are
+    /// durable under the fsync policy, with their indexes; the records of
+    /// one call get consecutive indexes.
     pub fn append(
         &self,
         stream: Stream,
         records: Vec<RecordInput>,
     ) -> Result<Ticket, JournalError> {
-        let (reply, rx) = mpsc::channel();
-        self.send(Command::Append {
-            stream,
-            records,
-            reply,
-        })?;
-        Ok(Ticket::from_receiver(rx))
+        let (ticket, reply) = Ticket::new(stream);
+        self.send_append(stream, records, reply)?;
+        Ok(ticket)
+    }
+
+    /// Appends records and calls `on_durable` once they are durable (or
+    /// refused). For async callers: the callback runs on the writer thread
+    /// and must not block — send the result into a oneshot channel.
+    pub fn append_with(
+        &self,
+        stream: Stream,
+        records: Vec<RecordInput>,
+        on_durable: impl FnOnce(Result<AppendReceipt, JournalError>) + Send + 'static,
+    ) -> Result<(), JournalError> {
+        let reply: Reply =
+            Box::new(move |result| on_durable(result.map_err(|r| r.into_error(stream))));
+        self.send_append(stream, records, reply)
     }
 
     /// Appends and waits until durable.
@@ -152,41 +184,35 @@ impl Journal {
     pub fn checkpoint(&self) -> Result<(), JournalError> {
         let (reply, rx) = mpsc::channel();
         self.send(Command::Checkpoint { reply })?;
-        rx.recv()
-            .map_err(|_| JournalError::WriterStopped("writer thread ended".into()))?
-            .map_err(JournalError::WriterStopped)
+        rx.recv().map_err(|_| JournalError::WriterGone)?
     }
 
-    /// Applies retention limits to the given streams.
+    /// Applies retention limits to the given streams: removes whole,
+    /// checkpointed segments, oldest first, and signs a record of it.
     pub fn apply_retention(
         &self,
         policies: BTreeMap<Stream, RetentionPolicy>,
     ) -> Result<BTreeMap<Stream, RetentionOutcome>, JournalError> {
         let (reply, rx) = mpsc::channel();
         self.send(Command::Retention { policies, reply })?;
-        rx.recv()
-            .map_err(|_| JournalError::WriterStopped("writer thread ended".into()))?
-            .map_err(JournalError::WriterStopped)
+        rx.recv().map_err(|_| JournalError::WriterGone)?
     }
 
-    /// Makes everything durable, signs final checkpoints and stops the writer.
+    /// Makes everything durable, signs final checkpoints and stops the
+    /// writer. Appends after this fail with [`JournalError::Closed`].
     pub fn close(&self) -> Result<(), JournalError> {
         let sender = self
             .commands
             .lock()
-            .map_err(|_| JournalError::WriterStopped("lock poisoned".into()))?
+            .map_err(|_| JournalError::WriterGone)?
             .take();
         let Some(sender) = sender else {
             return Ok(());
         };
         let (reply, rx) = mpsc::channel();
-        let sent = sender.send(Command::Close { reply }).is_ok();
-        let result = if sent {
-            rx.recv()
-                .map_err(|_| JournalError::WriterStopped("writer thread ended".into()))?
-                .map_err(JournalError::WriterStopped)
-        } else {
-            Ok(())
+        let result = match sender.send(Command::Close { reply }) {
+            Ok(()) => rx.recv().map_err(|_| JournalError::WriterGone)?,
+            Err(_) => Err(JournalError::WriterGone),
         };
         if let Ok(mut writer) = self.writer.lock() {
             if let Some(handle) = writer.take() {
@@ -194,6 +220,20 @@ impl Journal {
             }
         }
         result
+    }
+
+    /// Puts a legal hold on a stream (retention then removes nothing from
+    /// it) with a free-text reason, or lifts it.
+    pub fn set_legal_hold(&self, stream: Stream, reason: Option<&str>) -> Result<(), JournalError> {
+        let path = self.layout.legal_hold(stream);
+        match reason {
+            Some(reason) => write_durably(&path, format!("{reason}\n").as_bytes()),
+            None => match std::fs::remove_file(&path) {
+                Ok(()) => sync_dir(&self.layout.stream_dir(stream)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(JournalError::io(&path)(e)),
+            },
+        }
     }
 
     /// The path of the data directory's key directory.

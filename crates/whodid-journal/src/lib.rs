@@ -11,18 +11,22 @@
 //! Layout: [`journal`] (open/append/close), [`writer`] (group commit),
 //! [`stream_log`] (one stream, recovery), [`segment`] and [`format`] (bytes
 //! on disk), [`merkle`], [`proof`], [`checkpoint`], [`keys`], [`retention`],
-//! [`reader`] (records and proofs), [`verify`], [`datadir`].
+//! [`reader`] (records and proofs), `leaves` (leaf sidecars for proofs),
+//! `compaction` (sealed segments rewritten into large frames), [`verify`],
+//! [`datadir`].
 //!
 //! **Invariant:** nothing is acknowledged before the fsync that covers it
 //! (under `FsyncPolicy::EveryBatch` or `Interval`).
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+mod compaction;
 pub mod datadir;
 mod error;
 pub mod format;
 pub mod journal;
 pub mod keys;
+mod leaves;
 pub mod merkle;
 pub mod proof;
 pub mod proof_json;

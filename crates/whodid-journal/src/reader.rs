@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use whodid_model::Stream;
 
 use crate::checkpoint::{Checkpoint, Verifier};
-use crate::datadir::{numbered_files, prepare, Layout};
+use crate::datadir::{index_name, numbered_files, prepare, Layout};
 use crate::error::JournalError;
 use crate::format::{leaf_data, StoredRecord};
-use crate::merkle::{leaf_hash, Hash, LeafHashes, ProofError};
+pub use crate::leaves::StreamLeaves;
+use crate::merkle::leaf_hash;
 use crate::proof::{consistency_proof, inclusion_proof};
 use crate::proof_json::{hex, ConsistencyProofJson, InclusionProofJson};
 use crate::segment::ScannedSegment;
@@ -22,38 +23,6 @@ use crate::segment::ScannedSegment;
 #[derive(Debug, Clone)]
 pub struct JournalReader {
     layout: Layout,
-}
-
-/// The leaf hashes of a stream's kept records, in memory.
-#[derive(Debug)]
-pub struct StreamLeaves {
-    first: u64,
-    hashes: Vec<Hash>,
-    /// Subtree roots over records removed by retention: (begin, size, root).
-    frontier: Vec<(u64, u64, Hash)>,
-}
-
-impl LeafHashes for StreamLeaves {
-    fn leaf_hash_at(&self, index: u64) -> Result<Hash, ProofError> {
-        index
-            .checked_sub(self.first)
-            .and_then(|i| self.hashes.get(i as usize).copied())
-            .ok_or(ProofError::OutOfRange {
-                index,
-                size: self.first + self.hashes.len() as u64,
-            })
-    }
-
-    fn first_available(&self) -> u64 {
-        self.first
-    }
-
-    fn known_subtree(&self, begin: u64, size: u64) -> Option<Hash> {
-        self.frontier
-            .iter()
-            .find(|(b, s, _)| *b == begin && *s == size)
-            .map(|(_, _, h)| *h)
-    }
 }
 
 impl JournalReader {
@@ -95,22 +64,36 @@ impl JournalReader {
         Ok((*first, self.scan(stream, last)?.end_index()))
     }
 
-    /// Reads one record.
+    /// Reads one record: finds its segment and decodes only its frame.
     pub fn read(&self, stream: Stream, index: u64) -> Result<StoredRecord, JournalError> {
-        let mut records = self.iter_from(stream, index)?;
-        match records.next() {
-            Some(Ok(record)) if record.index == index => Ok(record),
-            Some(Err(e)) => Err(e),
-            _ => {
-                let (first, end) = self.bounds(stream)?;
-                Err(JournalError::NoSuchRecord {
-                    stream: stream.to_string(),
-                    index,
-                    first,
-                    end,
-                })
+        let segments = self.segments(stream)?;
+        let found = segments
+            .iter()
+            .rposition(|(first, _)| *first <= index)
+            .map(|at| &segments[at].1);
+        if let Some(path) = found {
+            let scanned = self.scan(stream, path)?;
+            if let Some(frame) = scanned.frame_of(index) {
+                let records = scanned
+                    .records(frame)
+                    .map_err(|source| JournalError::Corrupt {
+                        stream: stream.to_string(),
+                        path: path.clone(),
+                        source,
+                    })?;
+                let offset = index - frame.header.first_index;
+                if let Some(record) = records.into_iter().nth(offset as usize) {
+                    return Ok(record);
+                }
             }
         }
+        let (first, end) = self.bounds(stream)?;
+        Err(JournalError::NoSuchRecord {
+            stream: stream.to_string(),
+            index,
+            first,
+            end,
+        })
     }
 
     /// Every record from `index` on, in order.
@@ -131,35 +114,19 @@ impl JournalReader {
         })
     }
 
-    /// The leaf hashes of every kept record, recomputed from the records.
-    pub fn leaves(&self, stream: Stream) -> Result<StreamLeaves, JournalError> {
-        let (first, _) = self.bounds(stream)?;
-        let mut hashes = Vec::new();
-        for record in self.iter_from(stream, first)? {
-            let record = record?;
-            hashes.push(leaf_hash(&leaf_data(&record.envelope, &record.raw)));
-        }
-        // Records removed by retention are represented by the frontier of
-        // the latest retention record: the perfect subtrees covering them.
-        let mut frontier = Vec::new();
-        if let Some(record) = crate::retention::RetentionRecord::latest(&self.layout, stream)? {
-            let mut begin = 0u64;
-            let mut hashes_iter = record.frontier.iter();
-            for bit in (0..64).rev() {
-                let size = 1u64 << bit;
-                if record.end & size != 0 {
-                    if let Some(hash) = hashes_iter.next() {
-                        frontier.push((begin, size, *hash));
-                    }
-                    begin += size;
-                }
-            }
-        }
-        Ok(StreamLeaves {
-            first,
-            hashes,
-            frontier,
-        })
+    /// The leaf hashes of the kept records before `end`, from the sidecars.
+    pub fn leaves(&self, stream: Stream, end: u64) -> Result<StreamLeaves, JournalError> {
+        StreamLeaves::load(&self.layout, stream, &self.segments(stream)?, end)
+    }
+
+    /// The size of the latest signed checkpoint of a stream (0 if none).
+    pub fn latest_checkpoint_size(&self, stream: Stream) -> Result<u64, JournalError> {
+        Ok(
+            numbered_files(&self.layout.checkpoints_dir(stream), "note")?
+                .last()
+                .map(|(size, _)| *size)
+                .unwrap_or(0),
+        )
     }
 
     /// The signed checkpoint notes of a stream: (size, note text).
@@ -174,27 +141,40 @@ impl JournalReader {
         Ok(out)
     }
 
-    fn checkpoint_at(
+    /// The checkpoint note signed at `size`, checked with `verifier`.
+    pub fn checkpoint_at(
         &self,
         stream: Stream,
         size: u64,
         verifier: &Verifier,
     ) -> Result<(String, Checkpoint), JournalError> {
-        let all = self.checkpoints(stream)?;
-        let Some((_, note)) = all.iter().find(|(s, _)| *s == size) else {
-            return Err(JournalError::NoCheckpoint {
-                stream: stream.to_string(),
-                size,
-                available: available(&all),
-            });
-        };
         let path = self
             .layout
             .checkpoints_dir(stream)
-            .join(format!("{size:020}.note"));
-        let checkpoint = Checkpoint::parse_and_verify(note, verifier)
+            .join(format!("{}.note", index_name(size)));
+        let note = match fs::read_to_string(&path) {
+            Ok(note) => note,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(JournalError::NoCheckpoint {
+                    stream: stream.to_string(),
+                    size,
+                    available: available(&self.checkpoint_sizes(stream)?),
+                })
+            }
+            Err(e) => return Err(JournalError::io(&path)(e)),
+        };
+        let checkpoint = Checkpoint::parse_and_verify(&note, verifier)
             .map_err(|source| JournalError::Checkpoint { path, source })?;
-        Ok((note.clone(), checkpoint))
+        Ok((note, checkpoint))
+    }
+
+    fn checkpoint_sizes(&self, stream: Stream) -> Result<Vec<u64>, JournalError> {
+        Ok(
+            numbered_files(&self.layout.checkpoints_dir(stream), "note")?
+                .into_iter()
+                .map(|(size, _)| size)
+                .collect(),
+        )
     }
 
     /// An inclusion proof of record `index` against the latest checkpoint
@@ -206,21 +186,20 @@ impl JournalReader {
         tree_size: Option<u64>,
         verifier: &Verifier,
     ) -> Result<InclusionProofJson, JournalError> {
-        let all = self.checkpoints(stream)?;
         let size = match tree_size {
             Some(size) => size,
-            None => all.last().map(|(s, _)| *s).unwrap_or(0),
+            None => self.latest_checkpoint_size(stream)?,
         };
         if index >= size {
             return Err(JournalError::NoCheckpoint {
                 stream: stream.to_string(),
                 size: index + 1,
-                available: available(&all),
+                available: available(&self.checkpoint_sizes(stream)?),
             });
         }
         let (note, _) = self.checkpoint_at(stream, size, verifier)?;
         let record = self.read(stream, index)?;
-        let leaves = self.leaves(stream)?;
+        let leaves = self.leaves(stream, size)?;
         let hashes = inclusion_proof(&leaves, index, size)?;
         let data = leaf_data(&record.envelope, &record.raw);
         Ok(InclusionProofJson {
@@ -245,7 +224,7 @@ impl JournalReader {
     ) -> Result<ConsistencyProofJson, JournalError> {
         let (old_note, _) = self.checkpoint_at(stream, old_size, verifier)?;
         let (new_note, _) = self.checkpoint_at(stream, new_size, verifier)?;
-        let leaves = self.leaves(stream)?;
+        let leaves = self.leaves(stream, new_size)?;
         let hashes = consistency_proof(&leaves, old_size, new_size)?;
         Ok(ConsistencyProofJson {
             stream: stream.to_string(),
@@ -258,17 +237,13 @@ impl JournalReader {
     }
 }
 
-fn available(all: &[(u64, String)]) -> String {
-    if all.is_empty() {
+/// The newest sizes, for an error message.
+fn available(sizes: &[u64]) -> String {
+    if sizes.is_empty() {
         return "none yet".to_owned();
     }
-    let sizes: Vec<String> = all
-        .iter()
-        .rev()
-        .take(10)
-        .map(|(s, _)| s.to_string())
-        .collect();
-    sizes.join(", ")
+    let newest: Vec<String> = sizes.iter().rev().take(10).map(u64::to_string).collect();
+    newest.join(", ")
 }
 
 /// Records of a stream, in order.

@@ -36,6 +36,7 @@ pub struct RetentionPolicy {
 
 /// Why a segment was removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RetentionReason {
     /// Older than `max_age`.
     MaxAge,
@@ -156,9 +157,8 @@ impl RetentionRecord {
         for (_, path) in numbered_files(&layout.retention_dir(stream), "note")? {
             let text = fs::read_to_string(&path).map_err(JournalError::io(&path))?;
             let parsed = match open_note(&text, verifier) {
-                Ok(body) => RetentionRecord::parse(&body)
-                    .ok_or_else(|| "unreadable retention record".to_owned()),
-                Err(e) => Err(e.to_string()),
+                Ok(body) => RetentionRecord::parse(&body).ok_or(RetentionRecordError::Unreadable),
+                Err(e) => Err(RetentionRecordError::Signature(e)),
             };
             out.push((path, parsed));
         }
@@ -167,7 +167,22 @@ impl RetentionRecord {
 }
 
 /// A retention record file and whether it verified (with the reason if not).
-pub type CheckedRetentionRecord = (std::path::PathBuf, Result<RetentionRecord, String>);
+pub type CheckedRetentionRecord = (
+    std::path::PathBuf,
+    Result<RetentionRecord, RetentionRecordError>,
+);
+
+/// Why a retention record does not count.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RetentionRecordError {
+    /// Its signature does not verify with the journal's key.
+    #[error("{0}")]
+    Signature(#[source] crate::checkpoint::CheckpointError),
+    /// The signed body is not a retention record.
+    #[error("signed, but not a readable retention record")]
+    Unreadable,
+}
 
 /// What retention did on one stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

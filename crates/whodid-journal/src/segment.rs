@@ -121,6 +121,16 @@ impl ScannedSegment {
             .unwrap_or(SEGMENT_HEADER_LEN)
     }
 
+    /// The frame holding record `index`, if this segment has it.
+    pub fn frame_of(&self, index: u64) -> Option<&FrameSpan> {
+        let at = self
+            .frames
+            .partition_point(|f| f.header.first_index + u64::from(f.header.count) <= index);
+        self.frames
+            .get(at)
+            .filter(|f| f.header.first_index <= index)
+    }
+
     /// The records of one frame.
     pub fn records(&self, frame: &FrameSpan) -> Result<Vec<StoredRecord>, FormatError> {
         decode_payload(

@@ -7,18 +7,22 @@
 //! disk.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use whodid_model::Stream;
 
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, Verifier};
+use crate::compaction::{Compacted, CompactionJob};
 use crate::datadir::{index_name, numbered_files, sync_dir, write_durably, Layout};
 use crate::error::JournalError;
-use crate::format::{encode_frame, encode_segment_header, leaf_data, RecordInput};
+use crate::format::{
+    encode_frame, encode_segment_header, record_leaf_hash, RecordInput, FLAG_COMPACTED,
+};
 use crate::keys::SigningKeyPair;
-use crate::merkle::{leaf_hash, CompactRange, Hash};
+use crate::leaves::read_sidecar;
+use crate::merkle::{CompactRange, Hash};
 use crate::retention::RetentionRecord;
 use crate::segment::ScannedSegment;
 
@@ -31,6 +35,8 @@ pub(crate) struct SegmentMeta {
     pub(crate) path: PathBuf,
     pub(crate) leaves_path: PathBuf,
     pub(crate) last_time_micros: u64,
+    /// Rewritten by compaction already.
+    pub(crate) compacted: bool,
 }
 
 #[derive(Debug)]
@@ -52,29 +58,12 @@ pub(crate) struct StreamLog {
     pub(crate) checkpoint_size: u64,
     pub(crate) last_checkpoint_at: Instant,
     segment_max_bytes: u64,
+    /// Sealed segments waiting for compaction (taken by the writer).
+    pub(crate) to_compact: Vec<CompactionJob>,
 }
 
 fn leaves_path_of(segment: &std::path::Path) -> PathBuf {
     segment.with_extension("leaves")
-}
-
-fn read_leaves(path: &std::path::Path) -> Result<Vec<Hash>, JournalError> {
-    let mut bytes = Vec::new();
-    match File::open(path) {
-        Ok(mut f) => {
-            f.read_to_end(&mut bytes).map_err(JournalError::io(path))?;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(JournalError::io(path)(e)),
-    }
-    Ok(bytes
-        .chunks_exact(32)
-        .map(|c| {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(c);
-            h
-        })
-        .collect())
 }
 
 /// The leaf hashes of every good record of a scanned segment.
@@ -95,7 +84,7 @@ fn segment_leaves(
         leaves.extend(
             records
                 .iter()
-                .map(|r| leaf_hash(&leaf_data(&r.envelope, &r.raw))),
+                .map(|r| record_leaf_hash(&r.envelope, &r.raw)),
         );
     }
     Ok(leaves)
@@ -106,6 +95,62 @@ fn write_leaves(path: &std::path::Path, leaves: &[Hash]) -> Result<(), JournalEr
     write_durably(path, &bytes)
 }
 
+/// The latest signed checkpoint of a stream, checked against the journal's
+/// own key.
+fn latest_checkpoint(
+    layout: &Layout,
+    stream: Stream,
+    verifier: &Verifier,
+) -> Result<Option<(Checkpoint, PathBuf)>, JournalError> {
+    let Some((_, path)) = numbered_files(&layout.checkpoints_dir(stream), "note")?.pop() else {
+        return Ok(None);
+    };
+    let note = fs::read_to_string(&path).map_err(JournalError::io(&path))?;
+    let checkpoint = Checkpoint::parse_and_verify(&note, verifier).map_err(|source| {
+        JournalError::Checkpoint {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    Ok(Some((checkpoint, path)))
+}
+
+/// At open, the tree rebuilt from the disk must have the root that the
+/// latest checkpoint signed, and reach its size: otherwise the journal was
+/// changed or cut while whodid was not running, and new checkpoints would
+/// sign over that (or overwrite the old ones).
+struct SignedCheck {
+    stream: Stream,
+    signed: Option<(Checkpoint, PathBuf)>,
+}
+
+impl SignedCheck {
+    fn at(&self, range: &CompactRange) -> Result<(), JournalError> {
+        match &self.signed {
+            Some((cp, path)) if cp.size == range.size() && cp.root != range.root() => {
+                Err(JournalError::CheckpointMismatch {
+                    stream: self.stream,
+                    size: cp.size,
+                    path: path.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn at_end(&self, range: &CompactRange) -> Result<(), JournalError> {
+        match &self.signed {
+            Some((cp, path)) if cp.size > range.size() => Err(JournalError::SignedBeyondEnd {
+                stream: self.stream,
+                records: range.size(),
+                size: cp.size,
+                path: path.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl StreamLog {
     /// Opens (and recovers) a stream.
     pub(crate) fn open(
@@ -113,6 +158,7 @@ impl StreamLog {
         stream: Stream,
         origin: String,
         segment_max_bytes: u64,
+        verifier: &Verifier,
     ) -> Result<StreamLog, JournalError> {
         let dir = layout.stream_dir(stream);
         for d in [
@@ -127,6 +173,16 @@ impl StreamLog {
             Some(record) => record.frontier_range()?,
             None => CompactRange::new(),
         };
+        let signed = latest_checkpoint(layout, stream, verifier)?;
+        let signed_check = SignedCheck {
+            stream,
+            signed: signed.filter(|(cp, _)| cp.size >= range.size()),
+        };
+        signed_check.at(&range)?;
+        // Leftovers of a compaction cut short: the segment itself is intact.
+        for (_, stray) in numbered_files(&dir, "compact")? {
+            fs::remove_file(&stray).map_err(JournalError::io(&stray))?;
+        }
         let files = numbered_files(&dir, "seg")?;
         let mut segments = Vec::new();
         let last = files.len().saturating_sub(1);
@@ -193,7 +249,7 @@ impl StreamLog {
             let mut leaves = if position == last {
                 Vec::new()
             } else {
-                read_leaves(&leaves_path)?
+                read_sidecar(&leaves_path)?
             };
             if leaves.len() as u64 != expected || position == last {
                 leaves = segment_leaves(stream, path, &scanned)?;
@@ -201,6 +257,7 @@ impl StreamLog {
             }
             for leaf in &leaves {
                 range.push(*leaf);
+                signed_check.at(&range)?;
             }
             segments.push(SegmentMeta {
                 first_index: scanned.header.first_index,
@@ -213,16 +270,20 @@ impl StreamLog {
                     .last()
                     .map(|f| f.header.time_micros)
                     .unwrap_or(0),
+                compacted: scanned.header.flags & FLAG_COMPACTED != 0,
             });
         }
         if let (Some(record), Some(first)) = (&retention, segments.first()) {
             debug_assert!(first.first_index >= record.end);
         }
-        let checkpoint_size = numbered_files(&layout.checkpoints_dir(stream), "note")?
-            .last()
-            .map(|(size, _)| *size)
-            .unwrap_or(0);
-        Ok(StreamLog {
+        signed_check.at_end(&range)?;
+        let checkpoint_size = signed_check
+            .signed
+            .as_ref()
+            .map(|(cp, _)| cp.size)
+            .unwrap_or(0)
+            .max(retention.as_ref().map(|r| r.end).unwrap_or(0));
+        let mut log = StreamLog {
             stream,
             layout: layout.clone(),
             origin,
@@ -230,10 +291,19 @@ impl StreamLog {
             segments,
             active: None,
             dirty: false,
+            to_compact: Vec::new(),
             checkpoint_size,
             last_checkpoint_at: Instant::now(),
             segment_max_bytes,
-        })
+        };
+        let sealed = log.segments.len().saturating_sub(1);
+        let waiting: Vec<CompactionJob> = log.segments[..sealed]
+            .iter()
+            .filter(|s| !s.compacted)
+            .map(|s| log.compaction_job(s))
+            .collect();
+        log.to_compact = waiting;
+        Ok(log)
     }
 
     /// The number of records ever appended (the tree size).
@@ -248,6 +318,10 @@ impl StreamLog {
         };
         if need_new {
             self.sync()?;
+            if let Some(sealed) = self.segments.last() {
+                let job = self.compaction_job(sealed);
+                self.to_compact.push(job);
+            }
             let first = self.size();
             let path = self
                 .layout
@@ -259,7 +333,7 @@ impl StreamLog {
                 .append(true)
                 .open(&path)
                 .map_err(JournalError::io(&path))?;
-            file.write_all(&encode_segment_header(self.stream, first))
+            file.write_all(&encode_segment_header(self.stream, first, 0))
                 .and_then(|()| file.sync_all())
                 .map_err(JournalError::io(&path))?;
             let leaves = OpenOptions::new()
@@ -276,6 +350,7 @@ impl StreamLog {
                 path,
                 leaves_path,
                 last_time_micros: 0,
+                compacted: false,
             });
             self.active = Some(Active { file, leaves });
             return Ok(());
@@ -298,13 +373,16 @@ impl StreamLog {
         Ok(())
     }
 
-    /// Appends one frame of records; returns the index of the first. On an
-    /// error nothing of the frame stays on disk and the tree is unchanged.
+    /// Appends one frame of records (with their leaf hashes); returns the
+    /// index of the first. On an error nothing of the frame stays on disk
+    /// and the tree is unchanged.
     pub(crate) fn append(
         &mut self,
         records: &[RecordInput],
+        leaves: &[Hash],
         time_micros: u64,
     ) -> Result<u64, JournalError> {
+        debug_assert_eq!(records.len(), leaves.len());
         if self
             .segments
             .last()
@@ -315,13 +393,13 @@ impl StreamLog {
         }
         let first = self.size();
         let frame = encode_frame(first, time_micros, records).map_err(JournalError::io("zstd"))?;
-        let leaves: Vec<Hash> = records
-            .iter()
-            .map(|r| leaf_hash(&leaf_data(&r.envelope, &r.raw)))
-            .collect();
         let leaf_bytes: Vec<u8> = leaves.iter().flat_map(|h| h.iter().copied()).collect();
         let (Some(active), Some(meta)) = (self.active.as_mut(), self.segments.last_mut()) else {
-            return Err(JournalError::WriterStopped("no active segment".into()));
+            // open_active() leaves an active segment or fails: unreachable.
+            let dir = self.layout.stream_dir(self.stream);
+            return Err(JournalError::io(dir)(std::io::Error::other(
+                "no active segment to append to",
+            )));
         };
         let segment_len = meta.bytes;
         let leaves_len = (meta.end_index - meta.first_index) * 32;
@@ -347,7 +425,7 @@ impl StreamLog {
         meta.end_index += records.len() as u64;
         meta.last_time_micros = time_micros;
         for leaf in leaves {
-            self.range.push(leaf);
+            self.range.push(*leaf);
         }
         self.dirty = true;
         Ok(first)
@@ -394,6 +472,34 @@ impl StreamLog {
         write_durably(&path, note.as_bytes())?;
         self.checkpoint_size = size;
         Ok(Some(size))
+    }
+
+    fn compaction_job(&self, segment: &SegmentMeta) -> CompactionJob {
+        CompactionJob {
+            stream: self.stream,
+            first_index: segment.first_index,
+            path: segment.path.clone(),
+            leaves_path: segment.leaves_path.clone(),
+        }
+    }
+
+    /// Puts a compacted segment in place of the original, unless retention
+    /// removed it meanwhile (or it is the active one, which never happens:
+    /// only sealed segments are compacted).
+    pub(crate) fn install_compacted(&mut self, done: Compacted) -> Result<(), JournalError> {
+        let sealed = self.segments.len().saturating_sub(1);
+        let Some(meta) = self.segments[..sealed]
+            .iter_mut()
+            .find(|s| s.first_index == done.first_index && !s.compacted)
+        else {
+            return fs::remove_file(&done.tmp).map_err(JournalError::io(&done.tmp));
+        };
+        fs::rename(&done.tmp, &meta.path).map_err(JournalError::io(&meta.path))?;
+        sync_dir(&self.layout.stream_dir(self.stream))?;
+        tracing::debug!(stream = %self.stream, segment = %meta.path.display(), before = meta.bytes, after = done.bytes, "segment compacted");
+        meta.bytes = done.bytes;
+        meta.compacted = true;
+        Ok(())
     }
 
     /// Forgets the active file handles (before removing segments).

@@ -19,14 +19,16 @@ use whodid_model::Stream;
 use crate::checkpoint::{Checkpoint, CheckpointError, Verifier};
 use crate::datadir::{numbered_files, Layout};
 use crate::error::JournalError;
-use crate::format::{leaf_data, FormatError};
-use crate::merkle::{leaf_hash, CompactRange, Hash};
+use crate::format::{record_leaf_hash, FormatError};
+use crate::leaves::read_sidecar;
+use crate::merkle::{CompactRange, Hash};
 use crate::reader::JournalReader;
 use crate::retention::RetentionRecord;
 use crate::segment::ScannedSegment;
 
 /// What kind of problem `verify` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ProblemKind {
     /// A root does not match a signed checkpoint: records were changed.
     HashMismatch,
@@ -129,16 +131,10 @@ fn name(path: &Path) -> String {
     parts.join("/")
 }
 
+/// The sidecar only helps to name a changed record; an unreadable one is
+/// treated as absent (the records themselves are what is verified).
 fn read_leaf_sidecar(path: &Path) -> Vec<Hash> {
-    std::fs::read(path)
-        .unwrap_or_default()
-        .chunks_exact(32)
-        .map(|c| {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(c);
-            h
-        })
-        .collect()
+    read_sidecar(path).unwrap_or_default()
 }
 
 /// Verifies every stream of the data directory `root` against `verifier`.
@@ -386,7 +382,7 @@ fn verify_stream(
                 Ok(records) => leaves.extend(
                     records
                         .iter()
-                        .map(|r| leaf_hash(&leaf_data(&r.envelope, &r.raw))),
+                        .map(|r| record_leaf_hash(&r.envelope, &r.raw)),
                 ),
                 Err(e) => {
                     check.problem(

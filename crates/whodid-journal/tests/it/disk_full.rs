@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use whodid_journal::reader::JournalReader;
-use whodid_journal::{FsyncPolicy, Journal, JournalConfig};
+use whodid_journal::{FsyncPolicy, Journal, JournalConfig, JournalError};
 use whodid_model::Stream;
 
 use crate::common::{check, record};
@@ -47,7 +47,13 @@ fn disk_full_child_entry() {
                 next += 7;
             }
             Err(e) => {
-                writeln!(out, "refused {e}").expect("stdout");
+                let typed = matches!(e, JournalError::AppendRefused { .. });
+                writeln!(
+                    out,
+                    "refused typed={typed} full={} {e}",
+                    e.is_storage_full()
+                )
+                .expect("stdout");
                 failures += 1;
             }
         }
@@ -83,6 +89,10 @@ fn a_full_disk_refuses_appends_and_loses_nothing() {
             acked_end = first + count;
         }
         if line.contains("refused") {
+            assert!(
+                line.contains("typed=true full=true"),
+                "a typed disk-full error: {line}"
+            );
             refused += 1;
         }
     }

@@ -5,8 +5,10 @@
 
 mod bad_input;
 mod common;
+mod compaction;
 mod crash;
 mod disk_full;
+mod open_checks;
 mod proofs;
 mod retention;
 mod roundtrip;

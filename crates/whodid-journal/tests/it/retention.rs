@@ -128,3 +128,22 @@ fn only_checkpointed_segments_go() {
     );
     journal.close().unwrap();
 }
+
+#[test]
+fn legal_hold_set_and_lifted_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 300);
+    let before = segments(dir.path()).len();
+    let journal = Journal::open(dir.path(), small_config()).unwrap();
+    journal
+        .set_legal_hold(Stream::KubeAudit, Some("case 2026-17"))
+        .unwrap();
+    assert!(journal.apply_retention(keep_segments(2)).unwrap()[&Stream::KubeAudit].held);
+    assert_eq!(segments(dir.path()).len(), before);
+    journal.set_legal_hold(Stream::KubeAudit, None).unwrap();
+    let outcome = journal.apply_retention(keep_segments(2)).unwrap();
+    assert!(outcome[&Stream::KubeAudit].removed.is_some());
+    journal.close().unwrap();
+    assert_eq!(segments(dir.path()).len(), 2);
+    assert!(check(dir.path()).is_intact());
+}

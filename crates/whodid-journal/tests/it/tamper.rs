@@ -30,7 +30,7 @@ fn kinds(dir: &Path) -> Vec<(ProblemKind, Option<u64>, String)> {
 
 /// Rewrites the first frame of `segment` with `edit` applied to its records,
 /// with a correct checksum (and, if asked, a matching leaf sidecar).
-fn rewrite_first_frame(
+pub(crate) fn rewrite_first_frame(
     segment: &Path,
     fix_sidecar: bool,
     edit: impl FnOnce(&mut Vec<RecordInput>),
