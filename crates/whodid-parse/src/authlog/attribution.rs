@@ -1,72 +1,98 @@
 //! Following SSH connections to the person behind them.
 //!
-//! sshd logs the key only on the `Accepted publickey` line of the privileged
-//! monitor process; the user child announces itself (`User child is on pid
-//! N`) and names the terminal (`Starting session: shell on pts/0 …`); sudo
-//! names only the user and the terminal. The [`Attributor`] ties these
-//! together, per host: a login to the shared `ubuntu` account with Eve's key
-//! makes that connection Eve's, and a sudo by `ubuntu` on that terminal is
-//! Eve's too, via `ubuntu`. A key the registry does not know is flagged.
+//! sshd logs the key only on the `Accepted publickey` line of the
+//! privileged monitor process. From there the [`Attributor`] follows the
+//! connection, per host:
+//!
+//! - the monitor's own lines (PAM session opened/closed) by its pid;
+//! - the user child (`User child is on pid N`) and the terminal it starts
+//!   (`Starting session: shell on pts/0 …`);
+//! - sudo, which names only the user and the terminal: by the journal's
+//!   `_AUDIT_SESSION` when there is one (the kernel's login session — it
+//!   survives `su`), else by terminal, else — for a sudo without a terminal
+//!   (`ssh host sudo cmd`) — by the *only* open session of that account on
+//!   that host; with several open sessions the sudo stays the account's,
+//!   unattributed, rather than guessed;
+//! - sudo's PAM session (no pid in classic files: the sudo just before it)
+//!   and an `su` started by `sudo su` (sudo gives it a new terminal);
+//! - processes with a pid (su; sudo in the journal) by that pid.
+//!
+//! So a login to the shared `ubuntu` account with Eve's key is Eve's, via
+//! `ubuntu`, and so is the `sudo -i` on its terminal. A key the registry
+//! does not know leaves the account as actor, of unknown kind, with
+//! `identified_by` naming the unknown key.
 
 use std::collections::HashMap;
 
-use whodid_model::{Actor, ActorKind};
+use serde::Serialize;
+use whodid_model::Actor;
 
-use super::events::{classify, AuthEvent, Method};
+use super::actors::{account_actor, login_actor, unknown_actor};
+use super::connections::{
+    acting_account, after_linked, after_unlinked, find_connection, track_sshd, Connection,
+    HostState,
+};
+use super::events::AuthEvent;
 use super::keys::KeyRegistry;
-use crate::syslog::SyslogRecord;
+use crate::syslog::SyslogLine;
 
-/// An event with the person resolved.
+/// The SSH connection a record belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionRef {
+    /// The node.
+    pub host: String,
+    /// sshd's monitor process.
+    pub pid: u32,
+    /// When the login was accepted.
+    pub login: jiff::Timestamp,
+}
+
+/// How a record was tied to its SSH connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Link {
+    /// It is the login itself.
+    Login,
+    /// By process id (sshd's monitor or child, su, sudo in the journal).
+    Pid,
+    /// By the journal's audit session.
+    AuditSession,
+    /// By terminal.
+    Terminal,
+    /// The only open session of that account on that host.
+    OnlyOpenSession,
+    /// It follows a sudo of that connection (sudo's PAM session, `sudo su`).
+    Sudo,
+}
+
+/// Who is behind one event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Attributed {
-    /// The event.
-    pub event: AuthEvent,
-    /// Who did it.
+pub struct Attribution {
+    /// The actor for the envelope.
     pub actor: Actor,
-    /// True when a key was used that the registry does not know.
+    /// The connection, when linked to one.
+    pub connection: Option<ConnectionRef>,
+    /// How it was linked.
+    pub link: Option<Link>,
+    /// The SSH client (`address:port`) of the connection or attempt.
+    pub source: String,
+    /// A key the registry does not know was used.
     pub unknown_key: bool,
 }
 
-#[derive(Debug, Clone)]
-struct Connection {
-    account: String,
-    actor: Actor,
-    unknown_key: bool,
-}
-
-/// Resolves people across the lines of one stream of auth records.
+/// Resolves people across the lines of one stream of auth records, in
+/// order. Pure and deterministic: state is only what earlier lines said.
 #[derive(Debug, Default)]
 pub struct Attributor {
     registry: KeyRegistry,
-    /// (host, monitor pid) → connection.
-    connections: HashMap<(String, u32), Connection>,
-    /// (host, child pid) → monitor pid.
-    children: HashMap<(String, u32), u32>,
-    /// (host, tty) → monitor pid of the connection using it.
-    terminals: HashMap<(String, String), u32>,
+    hosts: HashMap<String, HostState>,
 }
 
-fn person_actor(name: &str, identified_by: String, via: &str) -> Actor {
-    Actor {
-        name: name.to_owned(),
-        kind: ActorKind::Person,
-        groups: Vec::new(),
-        identified_by,
-        via: if via == name {
-            String::new()
-        } else {
-            via.to_owned()
-        },
-    }
-}
-
-fn account_actor(account: &str, identified_by: &str) -> Actor {
-    Actor {
-        name: account.to_owned(),
-        kind: ActorKind::Unknown,
-        groups: Vec::new(),
-        identified_by: identified_by.to_owned(),
-        via: String::new(),
+fn source_of(address: &str, port: u16) -> String {
+    if address.contains(':') {
+        format!("[{address}]:{port}")
+    } else {
+        format!("{address}:{port}")
     }
 }
 
@@ -75,183 +101,169 @@ impl Attributor {
     pub fn new(registry: KeyRegistry) -> Attributor {
         Attributor {
             registry,
-            ..Attributor::default()
+            hosts: HashMap::new(),
         }
     }
 
-    /// Takes one record; returns the attributed event if it is audit-relevant.
-    pub fn observe(&mut self, record: &SyslogRecord) -> Option<Attributed> {
-        let host = record.host.clone();
-        if record.program == "sshd" {
-            self.track_process(record);
-        }
-        let event = classify(&record.program, &record.message)?;
-        let connection = record
-            .pid
-            .filter(|_| record.program == "sshd")
-            .and_then(|pid| self.monitor_of(&host, pid))
-            .and_then(|monitor| self.connections.get(&(host.clone(), monitor)))
-            .cloned();
-        let attributed = match &event {
-            AuthEvent::Login {
-                user,
-                method,
-                fingerprint,
-                certificate,
-                ..
-            } => {
-                let (actor, unknown_key) = self.resolve_login(
-                    user,
-                    method,
-                    fingerprint.as_deref(),
-                    certificate.as_ref().map(|c| c.id.as_str()),
-                );
-                if let Some(pid) = record.pid {
-                    self.connections.insert(
-                        (host.clone(), pid),
-                        Connection {
-                            account: user.clone(),
-                            actor: actor.clone(),
-                            unknown_key,
-                        },
-                    );
-                }
-                Attributed {
-                    event: event.clone(),
-                    actor,
-                    unknown_key,
-                }
-            }
-            AuthEvent::LoginFailed {
-                user, fingerprint, ..
-            } => {
-                let owner = fingerprint
-                    .as_deref()
-                    .and_then(|fp| self.registry.owner(fp));
-                match (owner, fingerprint) {
-                    (Some(owner), Some(fp)) => Attributed {
-                        actor: person_actor(&owner.person, format!("ssh-key {fp}"), user),
-                        unknown_key: false,
-                        event: event.clone(),
-                    },
-                    (None, Some(fp)) => Attributed {
-                        actor: account_actor(user, &format!("unknown key {fp}")),
-                        unknown_key: true,
-                        event: event.clone(),
-                    },
-                    _ => Attributed {
-                        actor: account_actor(user, "password"),
-                        unknown_key: false,
-                        event: event.clone(),
-                    },
-                }
-            }
-            AuthEvent::Sudo { user, tty, .. } | AuthEvent::SudoDenied { user, tty, .. } => {
-                let on_terminal = tty
-                    .as_ref()
-                    .map(|t| t.trim_start_matches("/dev/").to_owned())
-                    .and_then(|t| self.terminals.get(&(host.clone(), t)).copied())
-                    .and_then(|monitor| self.connections.get(&(host.clone(), monitor)))
-                    .filter(|c| c.account == *user)
-                    .cloned();
-                match on_terminal {
-                    Some(c) => Attributed {
-                        event: event.clone(),
-                        actor: c.actor,
-                        unknown_key: c.unknown_key,
-                    },
-                    None => Attributed {
-                        event: event.clone(),
-                        actor: account_actor(user, "unix-user"),
-                        unknown_key: false,
-                    },
-                }
-            }
-            _ => match connection {
-                Some(c) => Attributed {
-                    event: event.clone(),
-                    actor: c.actor,
-                    unknown_key: c.unknown_key,
-                },
-                None => Attributed {
-                    actor: account_actor(event_user(&event), "unix-user"),
-                    unknown_key: false,
-                    event: event.clone(),
-                },
-            },
-        };
-        Some(attributed)
+    /// The key registry.
+    pub fn registry(&self) -> &KeyRegistry {
+        &self.registry
     }
 
-    fn resolve_login(
-        &self,
-        user: &str,
-        method: &Method,
-        fingerprint: Option<&str>,
-        certificate_id: Option<&str>,
-    ) -> (Actor, bool) {
-        if let Some(fp) = fingerprint {
-            if let Some(owner) = self.registry.owner(fp) {
-                return (
-                    person_actor(&owner.person, format!("ssh-key {fp}"), user),
-                    false,
-                );
+    /// Takes one line (every line: sshd's bookkeeping lines carry the
+    /// links) and, when it is an event, says who is behind it.
+    pub fn observe(
+        &mut self,
+        line: &SyslogLine<'_>,
+        event: Option<&AuthEvent>,
+    ) -> Option<Attribution> {
+        let host_name: &str = &line.host;
+        if !self.hosts.contains_key(host_name) {
+            if event.is_none() && line.program != "sshd" {
+                return None;
             }
-            if let Some(id) = certificate_id {
-                return (
-                    person_actor(id, format!("ssh-certificate {id} key {fp}"), user),
-                    false,
-                );
-            }
-            return (account_actor(user, &format!("unknown key {fp}")), true);
+            let mut state = HostState::default();
+            state.uids.insert(0, "root".to_owned());
+            self.hosts.insert(host_name.to_owned(), state);
         }
-        let how = match method {
-            Method::Password => "password",
-            Method::KeyboardInteractive => "keyboard-interactive",
-            _ => "ssh",
-        };
-        (person_actor(user, how.to_owned(), user), false)
-    }
-
-    fn monitor_of(&self, host: &str, pid: u32) -> Option<u32> {
-        if self.connections.contains_key(&(host.to_owned(), pid)) {
-            return Some(pid);
+        let registry = &self.registry;
+        let host = self.hosts.get_mut(host_name)?;
+        if line.program == "sshd" {
+            track_sshd(host, line);
         }
-        self.children.get(&(host.to_owned(), pid)).copied()
-    }
-
-    fn track_process(&mut self, record: &SyslogRecord) {
-        let Some(pid) = record.pid else { return };
-        if let Some(child) = record.message.strip_prefix("User child is on pid ") {
-            if let Ok(child) = child.trim().parse::<u32>() {
-                self.children.insert((record.host.clone(), child), pid);
-            }
-            return;
-        }
-        if let Some(rest) = record.message.strip_prefix("Starting session: ") {
-            // "shell on pts/0 for ubuntu from …" / "command for ubuntu …"
-            if let Some((_, after_on)) = rest.split_once(" on ") {
-                let tty = after_on.split(' ').next().unwrap_or("");
-                if let Some(monitor) = self.monitor_of(&record.host, pid) {
-                    self.terminals
-                        .insert((record.host.clone(), tty.to_owned()), monitor);
-                }
-            }
-        }
+        let event = event?;
+        Some(attribute(registry, host, host_name, line, event))
     }
 }
 
-fn event_user(event: &AuthEvent) -> &str {
+fn attribute(
+    registry: &KeyRegistry,
+    host: &mut HostState,
+    host_name: &str,
+    line: &SyslogLine<'_>,
+    event: &AuthEvent,
+) -> Attribution {
+    let unlinked = |actor: Actor, source: String, unknown_key: bool| Attribution {
+        actor,
+        connection: None,
+        link: None,
+        source,
+        unknown_key,
+    };
     match event {
-        AuthEvent::Login { user, .. }
-        | AuthEvent::LoginFailed { user, .. }
-        | AuthEvent::InvalidUser { user, .. }
-        | AuthEvent::SessionOpened { user, .. }
-        | AuthEvent::SessionClosed { user, .. }
-        | AuthEvent::Sudo { user, .. }
-        | AuthEvent::SudoDenied { user, .. }
-        | AuthEvent::Su { user, .. }
-        | AuthEvent::AuthFailure { user, .. } => user,
-        AuthEvent::PreauthDisconnect { user, .. } => user.as_deref().unwrap_or(""),
+        AuthEvent::Login {
+            user,
+            method,
+            address,
+            port,
+            fingerprint,
+            certificate,
+            ..
+        } => {
+            let cert_id = certificate.as_ref().map(|c| c.id.as_str());
+            let (actor, unknown_key) = login_actor(
+                registry,
+                user,
+                method,
+                fingerprint.as_deref(),
+                cert_id,
+                true,
+            );
+            let source = source_of(address, *port);
+            let Some(pid) = line.pid else {
+                return unlinked(actor, source, unknown_key);
+            };
+            host.forget(pid);
+            host.connections.insert(
+                pid,
+                Connection {
+                    account: user.clone(),
+                    actor: actor.clone(),
+                    unknown_key,
+                    source: source.clone(),
+                    login: line.time,
+                    session_open: false,
+                },
+            );
+            host.prune();
+            Attribution {
+                actor,
+                connection: Some(ConnectionRef {
+                    host: host_name.to_owned(),
+                    pid,
+                    login: line.time,
+                }),
+                link: Some(Link::Login),
+                source,
+                unknown_key,
+            }
+        }
+        AuthEvent::LoginFailed {
+            user,
+            method,
+            address,
+            port,
+            fingerprint,
+            ..
+        } => {
+            let (actor, unknown_key) =
+                login_actor(registry, user, method, fingerprint.as_deref(), None, false);
+            unlinked(actor, source_of(address, *port), unknown_key)
+        }
+        AuthEvent::InvalidUser {
+            user,
+            address,
+            port,
+        } => unlinked(
+            unknown_actor(user, "invalid-user".to_owned()),
+            source_of(address, *port),
+            false,
+        ),
+        AuthEvent::PreauthDisconnect {
+            user,
+            address,
+            port,
+            ..
+        } => unlinked(
+            unknown_actor(user.as_deref().unwrap_or(""), "unauthenticated".to_owned()),
+            source_of(address, *port),
+            false,
+        ),
+        _ => {
+            let found = find_connection(host, line, event);
+            match found.and_then(|(monitor, link)| {
+                host.connections.get(&monitor).map(|c| (monitor, link, c))
+            }) {
+                Some((monitor, link, connection)) => {
+                    // The person, via the account they logged in to.
+                    let actor = connection.actor.clone();
+                    let attribution = Attribution {
+                        actor,
+                        connection: Some(ConnectionRef {
+                            host: host_name.to_owned(),
+                            pid: monitor,
+                            login: connection.login,
+                        }),
+                        link: Some(link),
+                        source: connection.source.clone(),
+                        unknown_key: connection.unknown_key,
+                    };
+                    after_linked(host, line, event, monitor);
+                    attribution
+                }
+                None => {
+                    let account = acting_account(host, line, event);
+                    after_unlinked(host, line, event, &account);
+                    let (how, source) = match event {
+                        // Before authentication: nobody is known yet.
+                        AuthEvent::AuthFailure { service, rhost, .. } if service == "sshd" => {
+                            ("unauthenticated", rhost.clone().unwrap_or_default())
+                        }
+                        _ => ("unix-user", String::new()),
+                    };
+                    unlinked(account_actor(registry, &account, how), source, false)
+                }
+            }
+        }
     }
 }

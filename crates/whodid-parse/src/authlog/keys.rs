@@ -2,7 +2,9 @@
 //!
 //! Administrators log in to shared accounts (`ubuntu`) with their own keys;
 //! the key is the only thing that says who they are. The registry is built
-//! from a YAML file (`keys: {"SHA256:…": {email, account, comment}}`) and/or
+//! from a YAML file (`keys: {"SHA256:…": {email, account, comment}}`, the
+//! shape of `testdata/ssh/keys.yaml`, plus an optional `accounts: {dave:
+//! dave@example.com}` for personal accounts reached by password) and/or
 //! from `authorized_keys` files, whose comments usually name the owner.
 //! Fingerprints are computed as OpenSSH prints them: `SHA256:` followed by
 //! the unpadded base64 of the SHA-256 of the key blob.
@@ -27,6 +29,8 @@ pub struct KeyOwner {
 #[derive(Debug, Clone, Default)]
 pub struct KeyRegistry {
     owners: HashMap<String, KeyOwner>,
+    /// Personal accounts: account → person.
+    accounts: HashMap<String, String>,
 }
 
 /// Why a registry file could not be read.
@@ -48,7 +52,10 @@ pub enum KeyRegistryError {
 
 #[derive(Deserialize)]
 struct RegistryFile {
+    #[serde(default)]
     keys: HashMap<String, RegistryEntry>,
+    #[serde(default)]
+    accounts: HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -92,7 +99,8 @@ impl KeyRegistry {
     /// comment name no person and are skipped (e.g. a CA key).
     pub fn add_yaml(&mut self, text: &str) -> Result<usize, KeyRegistryError> {
         let file: RegistryFile = serde_yaml_ng::from_str(text)?;
-        let mut added = 0;
+        let mut added = file.accounts.len();
+        self.accounts.extend(file.accounts);
         for (fp, entry) in file.keys {
             let Some(person) = entry.email.or(entry.comment.filter(|c| c.contains('@'))) else {
                 continue;
@@ -110,39 +118,46 @@ impl KeyRegistry {
     }
 
     /// Adds the keys of an `authorized_keys` file of `account`, taking the
-    /// person from each key's comment.
+    /// person from each key's comment. Keys without a comment and
+    /// `cert-authority` keys name nobody and are skipped; a line that is
+    /// not a key is reported and the rest of the file still read.
     pub fn add_authorized_keys(
         &mut self,
         text: &str,
         account: &str,
-    ) -> Result<usize, KeyRegistryError> {
+    ) -> (usize, Vec<KeyRegistryError>) {
         let mut added = 0;
+        let mut errors = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            let bad = |reason| KeyRegistryError::AuthorizedKeys {
+                line: index + 1,
+                reason,
+            };
             let tokens = split_options_aware(line);
             let Some(type_at) = tokens
                 .iter()
                 .position(|t| KEY_TYPES.contains(t) || t.ends_with("-cert-v01@openssh.com"))
             else {
-                return Err(KeyRegistryError::AuthorizedKeys {
-                    line: index + 1,
-                    reason: "no key type",
-                });
+                errors.push(bad("no key type"));
+                continue;
             };
+            if tokens[..type_at]
+                .iter()
+                .any(|options| options.contains("cert-authority"))
+            {
+                continue;
+            }
             let Some(blob) = tokens.get(type_at + 1) else {
-                return Err(KeyRegistryError::AuthorizedKeys {
-                    line: index + 1,
-                    reason: "no key after the type",
-                });
+                errors.push(bad("no key after the type"));
+                continue;
             };
             let Some(fp) = fingerprint(blob) else {
-                return Err(KeyRegistryError::AuthorizedKeys {
-                    line: index + 1,
-                    reason: "key is not base64",
-                });
+                errors.push(bad("key is not base64"));
+                continue;
             };
             let comment = tokens[type_at + 2..].join(" ");
             if comment.is_empty() {
@@ -157,12 +172,27 @@ impl KeyRegistry {
             );
             added += 1;
         }
-        Ok(added)
+        (added, errors)
+    }
+
+    /// Says that a personal `account` is `person`'s.
+    pub fn add_account(&mut self, account: &str, person: &str) {
+        self.accounts.insert(account.to_owned(), person.to_owned());
+    }
+
+    /// Registers a key directly.
+    pub fn add_key(&mut self, fingerprint: &str, owner: KeyOwner) {
+        self.owners.insert(fingerprint.to_owned(), owner);
     }
 
     /// The owner of a fingerprint.
     pub fn owner(&self, fingerprint: &str) -> Option<&KeyOwner> {
         self.owners.get(fingerprint)
+    }
+
+    /// The person of a personal account, when registered.
+    pub fn account_owner(&self, account: &str) -> Option<&str> {
+        self.accounts.get(account).map(String::as_str)
     }
 }
 

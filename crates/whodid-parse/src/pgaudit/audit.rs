@@ -36,11 +36,12 @@ pub struct AuditEntry {
     pub object_type: String,
     /// Fully qualified object name, may be empty.
     pub object_name: String,
-    /// The statement text (redacted where it held a password).
+    /// The statement text (see [`super::redact`]: the parser removes
+    /// passwords before handing the record out).
     pub statement: String,
     /// The parameters.
     pub parameters: Parameters,
-    /// True when whodid removed a password from `statement`.
+    /// True when whodid removed a password from `statement` (and the raw text).
     pub redacted: bool,
 }
 
@@ -57,6 +58,9 @@ pub enum AuditError {
     /// A statement id that is not a number.
     #[error("AUDIT payload: statement id {0:?} is not a number")]
     StatementId(String),
+    /// An audit type other than SESSION and OBJECT.
+    #[error("AUDIT payload: audit type {0:?} is not SESSION or OBJECT")]
+    AuditType(String),
 }
 
 /// Reads the AUDIT record of a log message; `None` when it is not one.
@@ -70,102 +74,38 @@ fn parse_payload(payload: &str) -> Result<AuditEntry, AuditError> {
     if fields.len() != 9 && fields.len() != 8 {
         return Err(AuditError::FieldCount(fields.len()));
     }
-    let number = |s: &String| {
+    let mut fields = fields.into_iter();
+    let mut next = || fields.next().unwrap_or_default();
+    let audit_type = next();
+    if audit_type != "SESSION" && audit_type != "OBJECT" {
+        return Err(AuditError::AuditType(audit_type.chars().take(40).collect()));
+    }
+    let number = |s: String| {
         s.parse::<u64>()
-            .map_err(|_| AuditError::StatementId(s.clone()))
+            .map_err(|_| AuditError::StatementId(s.chars().take(40).collect()))
     };
-    let parameters = match fields.get(8).map(String::as_str) {
+    let statement_id = number(next())?;
+    let substatement_id = number(next())?;
+    let (class, command, object_type, object_name, statement) =
+        (next(), next(), next(), next(), next());
+    let parameters = match fields.next().as_deref() {
         None | Some("<not logged>") => Parameters::NotLogged,
         Some("<none>") => Parameters::None,
         Some("<previously logged>") => Parameters::PreviouslyLogged,
         Some(values) => Parameters::Values(split_record(values)?),
     };
-    let (statement, redacted) = match redact_passwords(&fields[7]) {
-        Some(clean) => (clean, true),
-        None => (fields[7].clone(), false),
-    };
     Ok(AuditEntry {
-        audit_type: fields[0].clone(),
-        statement_id: number(&fields[1])?,
-        substatement_id: number(&fields[2])?,
-        class: fields[3].clone(),
-        command: fields[4].clone(),
-        object_type: fields[5].clone(),
-        object_name: fields[6].clone(),
+        audit_type,
+        statement_id,
+        substatement_id,
+        class,
+        command,
+        object_type,
+        object_name,
         statement,
         parameters,
-        redacted,
+        redacted: false,
     })
-}
-
-/// Removes password literals from role statements (`PASSWORD 'secret'`,
-/// `ENCRYPTED PASSWORD E'…'`, `PASSWORD $$…$$`); `None` when there was none.
-/// pgaudit 1.7 already writes `PASSWORD <REDACTED>`, older versions and
-/// PostgreSQL's own STATEMENT lines do not.
-pub fn redact_passwords(statement: &str) -> Option<String> {
-    let upper = statement.to_ascii_uppercase();
-    let mut out = String::with_capacity(statement.len());
-    let mut copied = 0;
-    let mut search = 0;
-    let mut changed = false;
-    while let Some(found) = upper[search..].find("PASSWORD") {
-        let at = search + found;
-        let after = at + "PASSWORD".len();
-        search = after;
-        let rest = &statement[after..];
-        let trimmed = rest.trim_start();
-        let literal_start = after + (rest.len() - trimmed.len());
-        let literal_len = literal_length(trimmed);
-        if literal_len == 0 {
-            continue;
-        }
-        out.push_str(&statement[copied..literal_start]);
-        out.push_str("'<redacted>'");
-        copied = literal_start + literal_len;
-        search = copied;
-        changed = true;
-    }
-    if !changed {
-        return None;
-    }
-    out.push_str(&statement[copied..]);
-    Some(out)
-}
-
-/// The length of a string literal at the start of `text` (0 if none).
-fn literal_length(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    let (open, skip) = match bytes.first() {
-        Some(b'\'') => (b'\'', 1),
-        Some(b'E' | b'e') if bytes.get(1) == Some(&b'\'') => (b'\'', 2),
-        Some(b'$') => {
-            let Some(end_tag) = text[1..].find('$') else {
-                return 0;
-            };
-            let tag = &text[..end_tag + 2];
-            return match text[tag.len()..].find(tag) {
-                Some(close) => tag.len() + close + tag.len(),
-                None => text.len(),
-            };
-        }
-        _ => return 0,
-    };
-    let mut i = skip;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && skip == 2 {
-            i += 2;
-            continue;
-        }
-        if bytes[i] == open {
-            if bytes.get(i + 1) == Some(&open) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i += 1;
-    }
-    text.len()
 }
 
 #[cfg(test)]
@@ -185,25 +125,5 @@ mod tests {
         );
         assert!(parse_audit("connection authorized: user=x").is_none());
         assert!(parse_audit("AUDIT: SESSION,x,1,READ").unwrap().is_err());
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_passwords(
-                "ALTER ROLE bob WITH ENCRYPTED PASSWORD 'it''s secret' VALID UNTIL '2030-01-01'"
-            )
-            .as_deref(),
-            Some("ALTER ROLE bob WITH ENCRYPTED PASSWORD '<redacted>' VALID UNTIL '2030-01-01'")
-        );
-        assert_eq!(
-            redact_passwords("create user x password $p$s3cr3t$p$").as_deref(),
-            Some("create user x password '<redacted>'")
-        );
-        assert_eq!(
-            redact_passwords("CREATE ROLE a LOGIN PASSWORD <REDACTED>"),
-            None
-        );
-        assert_eq!(redact_passwords("SELECT 1"), None);
     }
 }

@@ -1,12 +1,18 @@
-//! PostgreSQL 15 jsonlog: one JSON object per line; empty keys are omitted.
+//! PostgreSQL jsonlog (15+): one JSON object per line; keys are omitted
+//! when empty (`user`/`dbname` on postmaster lines).
 
 use serde::Deserialize;
 
-use super::record::{parse_pg_time, PgLogError, PgLogRecord};
+use super::record::{PgLogError, PgLogRecord};
+use super::time::ZoneTable;
+use super::LogItem;
+use crate::diagnostic::Diagnostic;
+use crate::parsed::Position;
 
 #[derive(Deserialize)]
-struct JsonRecord {
-    timestamp: String,
+struct JsonRecord<'a> {
+    #[serde(borrow)]
+    timestamp: std::borrow::Cow<'a, str>,
     #[serde(default)]
     user: String,
     #[serde(default)]
@@ -18,71 +24,80 @@ struct JsonRecord {
     #[serde(default)]
     remote_port: Option<u32>,
     #[serde(default)]
+    session_id: String,
+    #[serde(default)]
     application_name: String,
     error_severity: String,
     #[serde(default)]
     message: String,
-    #[serde(default)]
-    detail: Option<String>,
-    #[serde(default)]
-    hint: Option<String>,
-    #[serde(default)]
-    context: Option<String>,
-    #[serde(default)]
-    statement: Option<String>,
 }
 
-/// Reads a jsonlog file.
-pub fn read_jsonlog(text: &str) -> (Vec<PgLogRecord>, Vec<PgLogError>) {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record: JsonRecord = match serde_json::from_str(line) {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(PgLogError::Json {
-                    line: number,
-                    reason: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let Some(time) = parse_pg_time(&record.timestamp) else {
-            errors.push(PgLogError::Timestamp {
-                line: number,
-                text: record.timestamp,
-            });
-            continue;
-        };
-        let client = match (record.remote_host, record.remote_port) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host,
-            _ => String::new(),
-        };
-        out.push(PgLogRecord {
-            line: number,
-            time,
-            pid: record.pid,
-            user: record.user,
-            database: record.dbname,
-            client,
-            application: record.application_name,
-            severity: record.error_severity,
-            message: record.message,
-            context: [
-                ("DETAIL", record.detail),
-                ("HINT", record.hint),
-                ("CONTEXT", record.context),
-                ("STATEMENT", record.statement),
-            ]
-            .into_iter()
-            .filter_map(|(kind, text)| text.map(|t| format!("{kind}: {t}")))
-            .collect(),
-        });
+/// Reads one jsonlog line.
+pub(crate) fn read_line(at: Position, line: &str, zones: &ZoneTable) -> LogItem {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line.trim().is_empty() {
+        return LogItem::Skipped;
     }
-    (out, errors)
+    match record(at, line, zones) {
+        Ok(record) => LogItem::Record(record),
+        Err(error) => LogItem::Diagnostic(Diagnostic::new(at, error.into(), line.as_bytes())),
+    }
+}
+
+fn record(at: Position, line: &str, zones: &ZoneTable) -> Result<PgLogRecord, PgLogError> {
+    let json: JsonRecord<'_> = serde_json::from_str(line).map_err(|e| PgLogError::Json {
+        reason: e.to_string(),
+    })?;
+    let time = zones
+        .parse(&json.timestamp)
+        .map_err(|e| PgLogError::from_time(e, &json.timestamp))?;
+    let client = match (json.remote_host, json.remote_port) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host,
+        _ => String::new(),
+    };
+    Ok(PgLogRecord {
+        position: at,
+        raw: line.to_owned(),
+        time,
+        pid: json.pid,
+        user: json.user,
+        database: json.dbname,
+        client,
+        application: json.application_name,
+        session_id: json.session_id,
+        severity: json.error_severity,
+        message: json.message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines() {
+        let line = r#"{"timestamp":"2026-11-22 18:25:45.892 UTC","user":"dba_alice","dbname":"appdb","pid":8020,"remote_host":"127.0.0.1","remote_port":59384,"session_id":"s","error_severity":"LOG","message":"AUDIT: x"}"#;
+        let LogItem::Record(r) = read_line(Position::START, line, &ZoneTable::default()) else {
+            panic!()
+        };
+        assert_eq!(
+            (r.client.as_str(), r.user.as_str()),
+            ("127.0.0.1:59384", "dba_alice")
+        );
+        for bad in [
+            "{",
+            r#"{"timestamp":"x","error_severity":"LOG"}"#,
+            "[1]",
+            r#"{"error_severity":"LOG"}"#,
+        ] {
+            assert!(
+                matches!(
+                    read_line(Position::START, bad, &ZoneTable::default()),
+                    LogItem::Diagnostic(_)
+                ),
+                "{bad}"
+            );
+        }
+    }
 }

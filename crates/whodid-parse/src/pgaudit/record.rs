@@ -1,13 +1,23 @@
-//! A PostgreSQL log record, whichever destination it came from.
+//! A PostgreSQL log record, whichever destination it came from, and the
+//! pgaudit record made from one.
 
-use jiff::civil::DateTime;
 use jiff::Timestamp;
+use serde::Serialize;
+use whodid_model::{Actor, ActorKind, Envelope, Outcome, Stream, ENVELOPE_VERSION};
 
-/// One log record: the fields the three destinations share.
+use super::audit::AuditEntry;
+use super::csv::CsvError;
+use super::time::TimeError;
+use crate::parsed::Position;
+use crate::syslog::SyslogError;
+
+/// One log record: the fields the destinations share.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgLogRecord {
-    /// 1-based line where the record starts in its file.
-    pub line: usize,
+    /// Where the record starts.
+    pub position: Position,
+    /// The record's text as written (all its lines).
+    pub raw: String,
     /// When it was logged.
     pub time: Timestamp,
     /// Backend process id.
@@ -16,79 +26,153 @@ pub struct PgLogRecord {
     pub user: String,
     /// Database, when the record belongs to a session.
     pub database: String,
-    /// Client address (`127.0.0.1:59384`, `[local]`), when known.
+    /// Client (`127.0.0.1:59384`, `[local]`), when the format gives it.
     pub client: String,
-    /// `application_name`, when known.
+    /// `application_name`, when the format gives it.
     pub application: String,
+    /// Session id (`6b0333a9.1f4c`), when the format gives it.
+    pub session_id: String,
     /// `LOG`, `ERROR`, `STATEMENT`, …
     pub severity: String,
     /// The message (multi-line records joined with `\n`).
     pub message: String,
-    /// DETAIL, HINT, CONTEXT, STATEMENT/query that belong to the record
-    /// (separate lines in stderr, columns in csvlog, keys in jsonlog), as
-    /// `KIND: text`. Treat as sensitive: PostgreSQL does not redact them.
-    pub context: Vec<String>,
 }
 
-/// Why a PostgreSQL log record could not be read.
+/// Why a PostgreSQL log line or record could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PgLogError {
-    /// The line does not start with the configured `log_line_prefix`.
-    #[error("line {line}: does not match log_line_prefix {prefix:?}")]
+    /// The line does not start with the configured `log_line_prefix`
+    /// (and is not a TAB continuation line).
+    #[error("does not match log_line_prefix {prefix:?}")]
     PrefixMismatch {
-        /// 1-based line.
-        line: usize,
         /// The configured prefix.
         prefix: String,
     },
     /// A timestamp PostgreSQL would not write.
-    #[error("line {line}: bad timestamp {text:?}")]
+    #[error("bad timestamp {text:?}")]
     Timestamp {
-        /// 1-based line.
-        line: usize,
         /// The text.
         text: String,
     },
-    /// A csvlog row that is not a PostgreSQL 15 row.
-    #[error("line {line}: csvlog: {reason}")]
-    Csv {
-        /// 1-based line.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A jsonlog line that is not a JSON object with the PostgreSQL keys.
-    #[error("line {line}: jsonlog: {reason}")]
-    Json {
-        /// 1-based line.
-        line: usize,
-        /// What is wrong.
-        reason: String,
+    /// A zone abbreviation that is ambiguous or unknown: configure it.
+    #[error("unknown time zone abbreviation {zone:?} (configure its offset)")]
+    UnknownZone {
+        /// The abbreviation.
+        zone: String,
     },
     /// A continuation line with no record before it.
-    #[error("line {0}: continuation line without a record")]
-    Orphan(usize),
+    #[error("continuation line without a record before it")]
+    Orphan,
+    /// A csvlog record that is not valid CSV.
+    #[error("csvlog: {0}")]
+    Csv(#[from] CsvError),
+    /// A csvlog record with the wrong number of columns.
+    #[error("csvlog record has {found} columns, expected 23 to 26 (PostgreSQL 13-17)")]
+    CsvColumns {
+        /// Columns found.
+        found: usize,
+    },
+    /// A jsonlog line that is not a JSON object with the PostgreSQL keys.
+    #[error("jsonlog: {reason}")]
+    Json {
+        /// serde_json's message.
+        reason: String,
+    },
+    /// A syslog line that is not one (syslog destination).
+    #[error(transparent)]
+    Syslog(#[from] SyslogError),
+    /// A syslog line without PostgreSQL's `[seq-chunk]` marker.
+    #[error("syslog line without PostgreSQL's [sequence-chunk] marker")]
+    SyslogChunk,
 }
 
-/// Parses `%m`/`%t` timestamps: `2026-11-22 18:25:45.435 UTC` (zone
-/// abbreviation or numeric offset).
-pub fn parse_pg_time(text: &str) -> Option<Timestamp> {
-    let text = text.trim();
-    let (civil, zone) = text.rsplit_once(' ')?;
-    let civil: DateTime = civil.replace(' ', "T").parse().ok()?;
-    let offset = match zone {
-        "UTC" | "GMT" | "Z" | "UCT" => jiff::tz::Offset::UTC,
-        numeric => {
-            let sign = if numeric.starts_with('-') { -1 } else { 1 };
-            let digits = numeric.trim_start_matches(['+', '-']);
-            let (h, m) = match digits.split_once(':') {
-                Some((h, m)) => (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?),
-                None if digits.len() == 4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?),
-                None => (digits.parse().ok()?, 0),
-            };
-            jiff::tz::Offset::from_seconds(sign * (h * 3600 + m * 60)).ok()?
+impl PgLogError {
+    pub(crate) fn from_time(error: TimeError, text: &str) -> PgLogError {
+        match error {
+            TimeError::UnknownZone(zone) => PgLogError::UnknownZone { zone },
+            TimeError::Malformed => PgLogError::Timestamp {
+                text: text.chars().take(40).collect(),
+            },
         }
-    };
-    offset.to_timestamp(civil).ok()
+    }
+}
+
+/// One pgaudit record with the session facts of its log record.
+///
+/// Its JSON form (golden files, `whodid` output) is flat: the log fields,
+/// then the audit fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PgAuditRecord {
+    /// When it was logged.
+    pub time: Timestamp,
+    /// Backend process id.
+    pub pid: Option<u32>,
+    /// The database role.
+    pub user: String,
+    /// The database.
+    pub database: String,
+    /// The client, when the log format gives it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub client: String,
+    /// `application_name`, when the log format gives it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub application: String,
+    /// The session id, when the log format gives it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub session_id: String,
+    /// The audit entry.
+    #[serde(flatten)]
+    pub audit: AuditEntry,
+}
+
+impl PgAuditRecord {
+    pub(crate) fn new(log: &PgLogRecord, audit: AuditEntry) -> PgAuditRecord {
+        PgAuditRecord {
+            time: log.time,
+            pid: log.pid,
+            user: log.user.clone(),
+            database: log.database.clone(),
+            client: log.client.clone(),
+            application: log.application.clone(),
+            session_id: log.session_id.clone(),
+            audit,
+        }
+    }
+
+    /// The normalised envelope: the role as actor, the command as action,
+    /// the object as target. Failed statements are not audited by pgaudit,
+    /// so every record is a success (of being run; a rolled-back
+    /// transaction is still audited).
+    pub(crate) fn envelope(&self, host: &str) -> Envelope {
+        let action = if self.audit.command.is_empty() {
+            self.audit.class.clone()
+        } else {
+            self.audit.command.clone()
+        };
+        Envelope {
+            v: ENVELOPE_VERSION,
+            stream: Stream::PgAudit,
+            time: self.time,
+            actor: Actor {
+                name: self.user.clone(),
+                kind: ActorKind::Unknown,
+                groups: Vec::new(),
+                identified_by: "pg-role".to_owned(),
+                via: String::new(),
+            },
+            action,
+            target: self.audit.object_name.clone(),
+            namespace: String::new(),
+            cluster: String::new(),
+            host: host.to_owned(),
+            source: self.client.clone(),
+            outcome: Outcome::Success,
+            redacted: if self.audit.redacted {
+                vec!["statement:password".to_owned()]
+            } else {
+                Vec::new()
+            },
+        }
+    }
 }

@@ -1,151 +1,23 @@
-//! PostgreSQL's stderr log with a configured `log_line_prefix`.
+//! PostgreSQL's stderr log (and the `log_directory` files the logging
+//! collector writes from it) with a configured `log_line_prefix`.
 //!
-//! The prefix is compiled into literals and fields; a line that matches it
-//! starts a record, a line starting with a TAB continues the previous one
-//! (exactly one TAB is removed: statements may contain tabs), anything else
-//! is a diagnostic. `%q` ends the prefix for processes without a session.
+//! A line that matches the prefix and a severity starts a record; a line
+//! starting with a TAB continues it (exactly one TAB is removed: the
+//! statement may contain tabs of its own); `DETAIL`/`HINT`/`CONTEXT`/
+//! `STATEMENT`/`QUERY`/`LOCATION` lines of the same process belong to the
+//! record before them (csvlog has them as columns). Anything else is a
+//! diagnostic. A record is complete when the next one starts, so the last
+//! one waits for [`StderrReader::finish`].
 
-use super::record::{parse_pg_time, PgLogError, PgLogRecord};
+use super::prefix::{LinePrefix, RecordStart};
+use super::record::{PgLogError, PgLogRecord};
+use super::time::ZoneTable;
+use super::LogItem;
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
+use crate::parsed::Position;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Field(char),
-    Quiet,
-}
-
-/// A compiled `log_line_prefix`.
-#[derive(Debug, Clone)]
-pub struct LinePrefix {
-    source: String,
-    parts: Vec<Part>,
-}
-
-/// The fields a prefix yielded for one line.
-#[derive(Debug, Default, Clone)]
-struct Fields {
-    time: Option<String>,
-    pid: Option<u32>,
-    user: String,
-    database: String,
-    client: String,
-    application: String,
-}
-
-impl LinePrefix {
-    /// Compiles a `log_line_prefix` value (without the quotes).
-    pub fn compile(prefix: &str) -> LinePrefix {
-        let mut parts = Vec::new();
-        let mut literal = String::new();
-        let mut chars = prefix.chars();
-        while let Some(c) = chars.next() {
-            if c != '%' {
-                literal.push(c);
-                continue;
-            }
-            match chars.next() {
-                Some('%') => literal.push('%'),
-                Some(field) => {
-                    if !literal.is_empty() {
-                        parts.push(Part::Literal(std::mem::take(&mut literal)));
-                    }
-                    parts.push(if field == 'q' {
-                        Part::Quiet
-                    } else {
-                        Part::Field(field)
-                    });
-                }
-                None => literal.push('%'),
-            }
-        }
-        if !literal.is_empty() {
-            parts.push(Part::Literal(literal));
-        }
-        LinePrefix {
-            source: prefix.to_owned(),
-            parts,
-        }
-    }
-
-    /// Matches the prefix at the start of `line`: the full match, and the
-    /// match that ends at `%q` (a process without a session), each with the
-    /// rest of the line. The caller takes the first that is followed by a
-    /// severity.
-    fn candidates<'l>(&self, line: &'l str) -> Vec<(Fields, &'l str)> {
-        let mut quiet_only = self.clone();
-        if let Some(q) = self.parts.iter().position(|p| *p == Part::Quiet) {
-            quiet_only.parts.truncate(q);
-        }
-        let mut out: Vec<(Fields, &'l str)> = self.matches(line).into_iter().collect();
-        if quiet_only.parts.len() < self.parts.len() {
-            out.extend(quiet_only.matches(line));
-        }
-        out
-    }
-
-    /// Matches the prefix at the start of `line`; returns the fields and the rest.
-    fn matches<'l>(&self, line: &'l str) -> Option<(Fields, &'l str)> {
-        let mut fields = Fields::default();
-        let mut rest = line;
-        let mut index = 0;
-        // What was known at `%q`: for a process without a session, the
-        // prefix ends there.
-        let mut quiet_point: Option<(Fields, &'l str)> = None;
-        while index < self.parts.len() {
-            match &self.parts[index] {
-                Part::Literal(text) => match rest.strip_prefix(text.as_str()) {
-                    Some(after) => rest = after,
-                    None => return quiet_point,
-                },
-                Part::Quiet => quiet_point = Some((fields.clone(), rest)),
-                Part::Field(kind) => {
-                    let next_literal = self.parts[index + 1..].iter().find_map(|p| match p {
-                        Part::Literal(t) => Some(t.as_str()),
-                        _ => None,
-                    });
-                    let found = match next_literal {
-                        Some(lit) => rest.find(lit),
-                        None => Some(rest.find(' ').unwrap_or(rest.len())),
-                    };
-                    let Some(end) = found else {
-                        return quiet_point;
-                    };
-                    let value = &rest[..end];
-                    match kind {
-                        'm' | 't' | 'n' => fields.time = Some(value.to_owned()),
-                        'p' => match value.parse() {
-                            Ok(pid) => fields.pid = Some(pid),
-                            Err(_) => return quiet_point,
-                        },
-                        'u' => fields.user = value.to_owned(),
-                        'd' => fields.database = value.to_owned(),
-                        'r' | 'h' => fields.client = value.to_owned(),
-                        'a' => fields.application = value.to_owned(),
-                        _ => {}
-                    }
-                    rest = &rest[end..];
-                }
-            }
-            index += 1;
-        }
-        Some((fields, rest))
-    }
-}
-
-const SEVERITIES: [&str; 19] = [
-    "LOG",
-    "ERROR",
-    "FATAL",
-    "PANIC",
-    "WARNING",
-    "NOTICE",
-    "INFO",
-    "DEBUG",
-    "DEBUG1",
-    "DEBUG2",
-    "DEBUG3",
-    "DEBUG4",
-    "DEBUG5",
+/// Severities that continue the record before them.
+const ATTACHED: [&str; 6] = [
     "STATEMENT",
     "DETAIL",
     "HINT",
@@ -154,111 +26,226 @@ const SEVERITIES: [&str; 19] = [
     "LOCATION",
 ];
 
-/// Reads a stderr log: complete records and per-line diagnostics.
-pub fn read_stderr(text: &str, prefix: &LinePrefix) -> (Vec<PgLogRecord>, Vec<PgLogError>) {
-    let mut records: Vec<PgLogRecord> = Vec::new();
-    let mut errors = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
+/// Reads a stderr log line by line.
+#[derive(Debug)]
+pub(crate) struct StderrReader {
+    prefix: LinePrefix,
+    zones: ZoneTable,
+    max_record_bytes: usize,
+    pending: Option<PgLogRecord>,
+    /// The pending record grew too long and was dropped: its remaining
+    /// TAB lines are dropped too.
+    discarding: bool,
+    /// The pending record's last line was an attached one (`STATEMENT:`):
+    /// TAB lines continue that, not the message.
+    in_attached: bool,
+}
+
+impl StderrReader {
+    pub(crate) fn new(
+        prefix: LinePrefix,
+        zones: ZoneTable,
+        max_record_bytes: usize,
+    ) -> StderrReader {
+        StderrReader {
+            prefix,
+            zones,
+            max_record_bytes,
+            pending: None,
+            discarding: false,
+            in_attached: false,
+        }
+    }
+
+    pub(crate) fn pending_since(&self) -> Option<Position> {
+        self.pending.as_ref().map(|r| r.position)
+    }
+
+    pub(crate) fn finish(&mut self, out: &mut impl FnMut(LogItem)) {
+        if let Some(record) = self.pending.take() {
+            out(LogItem::Record(record));
+        }
+    }
+
+    pub(crate) fn push_line(&mut self, at: Position, line: &str, out: &mut impl FnMut(LogItem)) {
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if let Some(continuation) = line.strip_prefix('\t') {
-            match records.last_mut() {
-                Some(last) => match last.context.last_mut() {
-                    Some(context) => {
-                        context.push('\n');
-                        context.push_str(continuation);
-                    }
-                    None => {
-                        last.message.push('\n');
-                        last.message.push_str(continuation);
-                    }
-                },
-                None => errors.push(PgLogError::Orphan(number)),
+            if self.discarding {
+                return;
             }
-            continue;
+            match self.pending.as_mut() {
+                Some(record) if record.raw.len() + line.len() >= self.max_record_bytes => {
+                    let kind = DiagnosticKind::TooLong {
+                        bytes: record.raw.len() + line.len() + 1,
+                        max: self.max_record_bytes,
+                    };
+                    out(LogItem::Diagnostic(Diagnostic::new(
+                        record.position,
+                        kind,
+                        record.raw.as_bytes(),
+                    )));
+                    self.pending = None;
+                    self.discarding = true;
+                }
+                Some(record) => {
+                    record.raw.push('\n');
+                    record.raw.push_str(line);
+                    if !self.in_attached {
+                        record.message.push('\n');
+                        record.message.push_str(continuation);
+                    }
+                }
+                None => out(LogItem::Diagnostic(Diagnostic::new(
+                    at,
+                    PgLogError::Orphan.into(),
+                    line.as_bytes(),
+                ))),
+            }
+            return;
         }
         if line.is_empty() {
-            continue;
+            out(LogItem::Skipped);
+            return;
         }
-        let parsed = prefix
-            .candidates(line)
-            .into_iter()
-            .find_map(|(fields, rest)| {
-                // The prefix's quiet part may have stopped before a trailing
-                // literal: tolerate leading spaces before the severity.
-                let rest = rest.trim_start();
-                let (severity, message) = rest.split_once(":  ")?;
-                SEVERITIES
-                    .contains(&severity)
-                    .then_some((fields, severity, message))
-            });
-        let Some((fields, severity, message)) = parsed else {
-            errors.push(PgLogError::PrefixMismatch {
-                line: number,
-                prefix: prefix.source.clone(),
-            });
-            continue;
+        self.discarding = false;
+        let Some(start) = self.prefix.read(line) else {
+            let error = PgLogError::PrefixMismatch {
+                prefix: self.prefix.source().to_owned(),
+            };
+            out(LogItem::Diagnostic(Diagnostic::new(
+                at,
+                error.into(),
+                line.as_bytes(),
+            )));
+            return;
         };
-        // STATEMENT/DETAIL/HINT/CONTEXT/QUERY/LOCATION lines belong to the
-        // record before them (csvlog and jsonlog carry them as columns).
-        if matches!(
-            severity,
-            "STATEMENT" | "DETAIL" | "HINT" | "CONTEXT" | "QUERY" | "LOCATION"
-        ) {
-            if let Some(last) = records.last_mut().filter(|r| r.pid == fields.pid) {
-                last.context.push(format!("{severity}: {message}"));
-                continue;
+        if ATTACHED.contains(&start.severity) {
+            if let Some(record) = self.pending.as_mut().filter(|r| r.pid == start.fields.pid) {
+                record.raw.push('\n');
+                record.raw.push_str(line);
+                self.in_attached = true;
+                return;
             }
         }
-        let time_text = fields.time.clone().unwrap_or_default();
-        let Some(time) = parse_pg_time(&time_text) else {
-            errors.push(PgLogError::Timestamp {
-                line: number,
-                text: time_text,
-            });
-            continue;
-        };
-        records.push(PgLogRecord {
-            line: number,
-            time,
-            pid: fields.pid,
-            user: fields.user,
-            database: fields.database,
-            client: fields.client,
-            application: fields.application,
-            severity: severity.to_owned(),
-            message: message.to_owned(),
-            context: Vec::new(),
-        });
+        self.finish(out);
+        self.in_attached = false;
+        match record_of(at, line, start, &self.zones) {
+            Ok(record) => self.pending = Some(record),
+            Err(error) => out(LogItem::Diagnostic(Diagnostic::new(
+                at,
+                error.into(),
+                line.as_bytes(),
+            ))),
+        }
     }
-    (records, errors)
+}
+
+/// A record from its first line (also used for reassembled syslog records).
+pub(crate) fn record_of(
+    at: Position,
+    line: &str,
+    start: RecordStart<'_>,
+    zones: &ZoneTable,
+) -> Result<PgLogRecord, PgLogError> {
+    let fields = start.fields;
+    let time = match fields.timestamp(zones) {
+        Ok(Some(time)) => time,
+        Ok(None) => {
+            return Err(PgLogError::Timestamp {
+                text: String::new(),
+            })
+        }
+        Err(e) => {
+            return Err(PgLogError::from_time(
+                e,
+                fields.time.or(fields.epoch).unwrap_or(""),
+            ))
+        }
+    };
+    Ok(PgLogRecord {
+        position: at,
+        raw: line.to_owned(),
+        time,
+        pid: fields.pid,
+        user: fields.user.to_owned(),
+        database: fields.database.to_owned(),
+        client: fields.client.unwrap_or_default(),
+        application: fields.application.to_owned(),
+        session_id: fields.session_id.to_owned(),
+        severity: start.severity.to_owned(),
+        message: start.message.to_owned(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn read(text: &str) -> (Vec<PgLogRecord>, Vec<Diagnostic>) {
+        let mut reader = StderrReader::new(
+            LinePrefix::compile("%m [%p] %q%u@%d "),
+            ZoneTable::default(),
+            4096,
+        );
+        let (mut records, mut diagnostics) = (Vec::new(), Vec::new());
+        let mut out = |item| match item {
+            LogItem::Record(r) => records.push(r),
+            LogItem::Diagnostic(d) => diagnostics.push(d),
+            LogItem::Skipped => {}
+        };
+        for (at, line) in crate::parsed::lines(text.as_bytes()) {
+            reader.push_line(at, std::str::from_utf8(line).unwrap(), &mut out);
+        }
+        reader.finish(&mut out);
+        (records, diagnostics)
+    }
+
     #[test]
-    fn debian_prefix_session_and_postmaster_lines() {
-        let prefix = LinePrefix::compile("%m [%p] %q%u@%d ");
-        let text = "2026-11-22 18:25:45.435 UTC [8012] postgres@postgres LOG:  AUDIT: SESSION,1,1,DDL,CREATE DATABASE,,,\"CREATE DATABASE\n\tappdb;\",<none>\n2026-11-22 18:25:42.156 UTC [7991] LOG:  starting PostgreSQL 15\nnot a log line\n";
-        let (records, errors) = read_stderr(text, &prefix);
-        assert_eq!(records.len(), 2);
+    fn multi_line_records_and_attached_lines() {
+        let text = "2026-11-22 18:25:45.435 UTC [8012] postgres@postgres LOG:  AUDIT: SESSION,1,1,DDL,CREATE DATABASE,,,\"CREATE DATABASE\n\t\tappdb;\",<none>\n2026-11-22 18:25:46.000 UTC [9] a@b ERROR:  permission denied\n2026-11-22 18:25:46.000 UTC [9] a@b STATEMENT:  ALTER ROLE x PASSWORD 'leak'\n\tmore\n2026-11-22 18:25:42.156 UTC [7991] LOG:  starting PostgreSQL 15\nnot a log line\n\torphan?";
+        let (records, diagnostics) = read(text);
+        assert_eq!(records.len(), 3);
         assert_eq!(
-            (
-                records[0].user.as_str(),
-                records[0].database.as_str(),
-                records[0].pid
-            ),
-            ("postgres", "postgres", Some(8012))
+            (records[0].user.as_str(), records[0].pid),
+            ("postgres", Some(8012))
         );
-        assert!(records[0].message.ends_with("DATABASE\nappdb;\",<none>"));
-        assert_eq!(records[1].user, "");
+        assert!(
+            records[0].message.ends_with("DATABASE\n\tappdb;\",<none>"),
+            "one TAB removed"
+        );
+        assert_eq!(records[0].raw.lines().count(), 2);
         assert_eq!(
-            errors,
-            [PgLogError::PrefixMismatch {
-                line: 4,
-                prefix: "%m [%p] %q%u@%d ".into()
-            }]
+            records[1].message, "permission denied",
+            "STATEMENT is not part of the message"
         );
+        assert_eq!(records[1].raw.lines().count(), 3);
+        assert_eq!(records[2].user, "");
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].position.line, 7);
+        assert!(matches!(
+            diagnostics[0].kind,
+            crate::DiagnosticKind::PgLog(PgLogError::PrefixMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_record_too_long_is_dropped_whole() {
+        let long = format!("2026-11-22 18:25:45.435 UTC [1] a@b LOG:  x\n{}\n2026-11-22 18:25:46.000 UTC [1] a@b LOG:  next", "\tyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\n".repeat(200));
+        let (records, diagnostics) = read(&long);
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].message, "next");
+        assert_eq!(diagnostics.len(), 1);
+        assert!(matches!(
+            diagnostics[0].kind,
+            DiagnosticKind::TooLong { max: 4096, .. }
+        ));
+        assert_eq!(diagnostics[0].position.line, 1);
+    }
+
+    #[test]
+    fn orphan_continuation() {
+        let (records, diagnostics) = read("\tstray\n");
+        assert!(records.is_empty());
+        assert_eq!(diagnostics[0].kind, PgLogError::Orphan.into());
     }
 }

@@ -1,84 +1,75 @@
 //! The real auth logs of `testdata/ssh` (one scenario written by rsyslog in
-//! three formats, plus journald JSON): every line parses, the events per
-//! kind match the fixture README's census, and all four formats yield the
-//! same events.
+//! three formats, plus journal JSON): every line parses, the records per
+//! kind match the fixture README's census, all four formats yield the same
+//! records, and the golden files hold the rest.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::Path;
 
-use jiff::tz::Offset;
-use whodid_parse::authlog::{classify, AuthEvent};
-use whodid_parse::syslog::{parse_journald, parse_line, ClassicClock, SyslogRecord};
+use whodid_model::Outcome;
+use whodid_parse::authlog::keys::KeyRegistry;
+use whodid_parse::authlog::{parse_auth_log, AuthEvent, AuthLogConfig, AuthRecord, Method};
+use whodid_parse::{Batch, Parsed};
 
-fn read(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/ssh")
-        .join(name);
-    let raw = std::fs::read(&path).unwrap();
-    if name.ends_with(".gz") {
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .read_to_string(&mut text)
-            .unwrap();
-        text
-    } else {
-        String::from_utf8(raw).unwrap()
-    }
+use crate::common::{check_golden, golden_lines, testdata, testdata_text};
+
+/// The fixture machine's clock read 2026-11-22; the files were written
+/// that evening.
+pub(crate) fn config() -> AuthLogConfig {
+    AuthLogConfig::new("2026-11-23T00:00:00Z".parse().unwrap())
 }
 
-fn records(name: &str) -> Vec<SyslogRecord> {
-    let text = read(name);
-    let mut clock = ClassicClock::new("2026-11-23T00:00:00Z".parse().unwrap(), Offset::UTC);
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .enumerate()
-        .map(|(i, line)| {
-            let parsed = if name.contains("journal") {
-                parse_journald(line)
-            } else {
-                parse_line(line, &mut clock)
-            };
-            parsed.unwrap_or_else(|e| panic!("{name} line {}: {e}", i + 1))
-        })
-        .collect()
+pub(crate) fn registry() -> KeyRegistry {
+    let mut registry = KeyRegistry::new();
+    registry.add_yaml(&testdata_text("ssh/keys.yaml")).unwrap();
+    registry
 }
 
-fn events(name: &str) -> Vec<AuthEvent> {
-    records(name)
-        .iter()
-        .filter_map(|r| classify(&r.program, &r.message))
-        .collect()
+pub(crate) fn parse(name: &str) -> Batch<AuthRecord> {
+    parse_auth_log(&testdata(&format!("ssh/{name}")), config(), registry())
 }
+
+const FORMATS: [&str; 4] = [
+    "auth.log",
+    "auth-hiprec.log",
+    "auth-rfc5424.log",
+    "journal.jsonl.gz",
+];
 
 #[test]
-fn every_line_of_every_format_parses() {
-    for name in [
-        "auth.log",
-        "auth-hiprec.log",
-        "auth-rfc5424.log",
-        "journal.jsonl.gz",
-    ] {
-        assert_eq!(records(name).len(), 437, "{name}");
+fn every_line_of_every_format_is_read() {
+    for name in FORMATS {
+        let batch = parse(name);
+        assert!(
+            batch.diagnostics.is_empty(),
+            "{name}: {:?}",
+            batch.diagnostics
+        );
+        assert_eq!(batch.stats.lines, 437, "{name}");
+        assert_eq!(batch.stats.records, 138, "{name}");
+        assert_eq!(batch.stats.skipped, 437 - 138, "{name}");
     }
 }
 
 #[test]
-fn events_match_the_fixture_census() {
+fn records_match_the_fixture_census() {
+    let batch = parse("auth.log");
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for event in events("auth.log") {
-        *counts.entry(event.action()).or_default() += 1;
+    for p in &batch.records {
+        *counts.entry(p.envelope.action.as_str()).or_default() += 1;
     }
-    // From testdata/ssh (fixtures README): accepted publickey 16 + password 1
-    // + certificate 1; failed publickey 6 + password 4 + invalid-user password 2;
-    // closed preauth 8+3+1, too many failures 1, reset 1; pam sessions
-    // 18 sshd + 8 sudo + 5 su + 1 sshd without pid; sudo 5 + 3 without tty;
-    // denials 4; su 5; pam auth failures 1 sudo + 6 + 2 sshd.
+    // From the fixture README's table of shapes: accepted publickey 16 +
+    // password 1 + certificate 1; failed publickey 6 + password 4 +
+    // invalid-user password 2; invalid user 3; closed by authenticating
+    // user 8 + invalid user 3 + too many failures 1 + reset 1 + closed
+    // preauth 1 + banner exchange 1; PAM sessions 18 sshd + 8 sudo + 5 su
+    // + 1 sshd without pid; sudo 5 + 3 without tty; denials 4 (incorrect
+    // password, password required, not in sudoers, command not allowed);
+    // su 5; PAM auth failures 1 sudo + 6 + 2 sshd.
     let expected = BTreeMap::from([
         ("ssh.login", 18),
         ("ssh.login_failed", 12),
         ("ssh.invalid_user", 3),
-        ("ssh.disconnect", 14),
+        ("ssh.disconnect", 15),
         ("session.open", 32),
         ("session.close", 32),
         ("sudo", 8),
@@ -87,44 +78,175 @@ fn events_match_the_fixture_census() {
         ("auth.failure", 9),
     ]);
     assert_eq!(counts, expected);
+
+    // Accepted publickey per key, and the sources of accepted logins.
+    let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_source: BTreeMap<String, usize> = BTreeMap::new();
+    for p in &batch.records {
+        if let AuthEvent::Login {
+            method,
+            fingerprint,
+            address,
+            ..
+        } = &p.record.event
+        {
+            if *method == Method::Publickey {
+                *per_key
+                    .entry(fingerprint.clone().unwrap()[..11].to_owned())
+                    .or_default() += 1;
+            }
+            *per_source.entry(address.clone()).or_default() += 1;
+        }
+    }
+    let expected_keys = BTreeMap::from([
+        ("SHA256:KIbj".to_owned(), 6), // eve
+        ("SHA256:dchi".to_owned(), 3), // mallory
+        ("SHA256:Nc5F".to_owned(), 2), // admin1
+        ("SHA256:dZ7F".to_owned(), 1), // admin2, only from 127.0.0.3
+        ("SHA256:0oqI".to_owned(), 2), // alice
+        ("SHA256:WlIY".to_owned(), 2), // bob
+        ("SHA256:pTGD".to_owned(), 1), // carol's certificate
+    ]);
+    assert_eq!(per_key, expected_keys);
+    let expected_sources = BTreeMap::from([
+        ("127.0.0.1".to_owned(), 12), // 11 publickey + dave's password
+        ("127.0.0.2".to_owned(), 3),
+        ("127.0.0.3".to_owned(), 3),
+    ]);
+    assert_eq!(per_source, expected_sources);
+
+    // Failed publickey: trudy 2x, admin2 2x (wrong source), alice's and
+    // bob's keys offered to ubuntu once each.
+    let failed_keys: Vec<String> = batch
+        .records
+        .iter()
+        .filter_map(|p| match &p.record.event {
+            AuthEvent::LoginFailed {
+                fingerprint: Some(fp),
+                ..
+            } => Some(fp[..11].to_owned()),
+            _ => None,
+        })
+        .collect();
+    let count = |prefix: &str| failed_keys.iter().filter(|fp| *fp == prefix).count();
+    assert_eq!(
+        (
+            count("SHA256:5wqa"),
+            count("SHA256:dZ7F"),
+            count("SHA256:0oqI"),
+            count("SHA256:WlIY")
+        ),
+        (2, 2, 1, 1)
+    );
+
+    // Denials and outcomes.
+    let denials: Vec<&str> = batch
+        .records
+        .iter()
+        .filter_map(|p| match &p.record.event {
+            AuthEvent::SudoDenied { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        denials,
+        [
+            "3 incorrect password attempts",
+            "a password is required",
+            "user NOT in sudoers",
+            "command not allowed"
+        ]
+    );
+    for p in &batch.records {
+        let expected = match p.envelope.action.as_str() {
+            "ssh.login" | "session.open" | "session.close" | "sudo" | "su" => Outcome::Success,
+            "ssh.disconnect" => Outcome::Failure,
+            _ => Outcome::Denied,
+        };
+        assert_eq!(p.envelope.outcome, expected, "{:?}", p.record);
+    }
+}
+
+/// The records with times cut to the second and without positions (the
+/// classic format has no fractions; journal lines are longer).
+fn comparable(batch: &Batch<AuthRecord>) -> Vec<(AuthRecord, whodid_model::Envelope)> {
+    batch
+        .records
+        .iter()
+        .map(|p: &Parsed<AuthRecord>| {
+            let mut record = p.record.clone();
+            let mut envelope = p.envelope.clone();
+            let second = |t: jiff::Timestamp| jiff::Timestamp::from_second(t.as_second()).unwrap();
+            record.time = second(record.time);
+            envelope.time = second(envelope.time);
+            if let Some(c) = record.connection.as_mut() {
+                c.login = second(c.login);
+            }
+            (record, envelope)
+        })
+        .collect()
 }
 
 #[test]
-fn all_formats_agree() {
-    let classic = events("auth.log");
-    for name in ["auth-hiprec.log", "auth-rfc5424.log", "journal.jsonl.gz"] {
-        assert_eq!(events(name), classic, "{name} differs from auth.log");
+fn the_three_syslog_formats_agree() {
+    let classic = comparable(&parse("auth.log"));
+    for name in ["auth-hiprec.log", "auth-rfc5424.log"] {
+        let other = comparable(&parse(name));
+        assert_eq!(other.len(), classic.len(), "{name}");
+        for (a, b) in classic.iter().zip(&other) {
+            assert_eq!(a, b, "{name} differs from auth.log");
+        }
     }
-    // Timestamps agree to the second (classic lines have no fractions).
-    let a = records("auth.log");
-    let b = records("auth-hiprec.log");
-    for (x, y) in a.iter().zip(&b) {
-        assert_eq!(x.time.as_second(), y.time.as_second());
+}
+
+#[test]
+fn the_journal_agrees_on_events_and_people() {
+    // The journal knows sudo's pid and the login's audit session, so links
+    // and pids differ; events, actors and outcomes do not.
+    let classic = comparable(&parse("auth.log"));
+    let journal = comparable(&parse("journal.jsonl.gz"));
+    assert_eq!(classic.len(), journal.len());
+    for ((a, ae), (b, be)) in classic.iter().zip(&journal) {
+        assert_eq!((&a.event, a.time, &a.host), (&b.event, b.time, &b.host));
+        assert_eq!(ae.actor, be.actor, "{a:?}\n{b:?}");
         assert_eq!(
-            (x.host.as_str(), x.program.as_str(), x.pid),
-            (y.host.as_str(), y.program.as_str(), y.pid)
+            (&ae.action, &ae.target, ae.outcome),
+            (&be.action, &be.target, be.outcome)
         );
     }
 }
 
 #[test]
-fn key_logins_name_the_fingerprint_and_the_shared_account() {
-    let logins: Vec<(String, Option<String>)> = events("auth.log")
-        .into_iter()
-        .filter_map(|e| match e {
-            AuthEvent::Login {
-                user, fingerprint, ..
-            } => Some((user, fingerprint)),
-            _ => None,
-        })
-        .collect();
-    let eve = "SHA256:KIbjlpoKCIWYgTPg71k6I0dTGf/ns0BCPLBv9+6oyoU";
-    let eve_logins = logins
+fn golden() {
+    check_golden(
+        "ssh/auth.log.expected.jsonl",
+        &golden_lines(&parse("auth.log")),
+    );
+    check_golden(
+        "ssh/journal.expected.jsonl",
+        &golden_lines(&parse("journal.jsonl.gz")),
+    );
+}
+
+#[test]
+fn a_log_across_new_year_read_in_january() {
+    let text = "Dec 31 23:59:58 vm sshd[1]: Accepted password for dave from 10.0.0.1 port 1 ssh2\n\
+                Jan  1 00:00:03 vm sshd[1]: pam_unix(sshd:session): session opened for user dave(uid=1103) by (uid=0)\n";
+    let batch = parse_auth_log(
+        text.as_bytes(),
+        AuthLogConfig::new("2027-01-01T09:00:00Z".parse().unwrap()),
+        KeyRegistry::new(),
+    );
+    let times: Vec<String> = batch
+        .records
         .iter()
-        .filter(|(user, fp)| user == "ubuntu" && fp.as_deref() == Some(eve))
-        .count();
+        .map(|p| p.envelope.time.to_string())
+        .collect();
+    assert_eq!(times, ["2026-12-31T23:59:58Z", "2027-01-01T00:00:03Z"]);
+    let session = &batch.records[1].record;
     assert_eq!(
-        eve_logins, 6,
-        "eve logged into the shared ubuntu account 6 times"
+        session.connection.as_ref().map(|c| c.login.to_string()),
+        Some("2026-12-31T23:59:58Z".to_owned()),
+        "the session belongs to last year's login"
     );
 }

@@ -1,8 +1,23 @@
-//! Integration tests of the parsers on real sshd/sudo/PAM output.
+//! Integration tests of the parsers on real sshd/sudo/PAM, PostgreSQL and
+//! kube-apiserver output (`testdata/`), one test binary.
 
 // Tests may panic on unexpected input: that is how they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// Reading testdata and the golden-file helper.
+mod common;
+
+/// SSH key → person, session linking.
 mod attribution;
+/// auth logs: census, formats agreeing, goldens.
 mod authlog_fixtures;
+/// Truncated, binary, huge and malformed input: diagnostics, never panics.
+mod bad_input;
+/// Kubernetes events from the real capture to envelopes.
+mod kube_envelopes;
+/// pgaudit in stderr/csvlog/jsonlog: census, formats agreeing, goldens, filter.
 mod pgaudit_fixtures;
+/// Arbitrary bytes never panic (proptest).
+mod properties;
+/// Redaction of passwords before storage.
+mod redaction;
