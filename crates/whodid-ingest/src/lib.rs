@@ -25,5 +25,6 @@ pub mod metrics;
 pub mod positions;
 pub mod redaction_key;
 pub mod sink;
+pub mod tail_source;
 
 pub use metrics::IngestMetrics;

@@ -244,7 +244,8 @@ pub(crate) fn parse_fsync(text: &str) -> anyhow::Result<FsyncPolicy> {
         "never" => Ok(FsyncPolicy::Never),
         other => match other.strip_prefix("interval:") {
             Some(d) => Ok(FsyncPolicy::Interval(
-                humantime::parse_duration(d).map_err(|e| anyhow::anyhow!("fsync {other:?}: {e}"))?,
+                humantime::parse_duration(d)
+                    .map_err(|e| anyhow::anyhow!("fsync {other:?}: {e}"))?,
             )),
             None => anyhow::bail!("fsync {other:?}: expected batch, interval:<duration> or never"),
         },
@@ -280,7 +281,10 @@ impl Config {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
             if !valid {
-                anyhow::bail!("{origin}: clusters: name {:?} must be letters, digits, '-', '_' or '.'", cluster.name);
+                anyhow::bail!(
+                    "{origin}: clusters: name {:?} must be letters, digits, '-', '_' or '.'",
+                    cluster.name
+                );
             }
             if !names.insert(cluster.name.clone()) {
                 anyhow::bail!("{origin}: clusters: {:?} is configured twice", cluster.name);
@@ -316,14 +320,22 @@ mod tests {
 
     #[test]
     fn errors_name_the_place() {
-        let err = Config::parse("listen: 127.0.0.1:1\nclustres: []\n", "w.yaml").unwrap_err().to_string();
+        let err = Config::parse("listen: 127.0.0.1:1\nclustres: []\n", "w.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("w.yaml:2:"), "{err}");
         assert!(err.contains("clustres"), "{err}");
-        let err = Config::parse("retention:\n  max_age: forever\n", "w.yaml").unwrap_err().to_string();
+        let err = Config::parse("retention:\n  max_age: forever\n", "w.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("forever"), "{err}");
-        let err = Config::parse("clusters: [{name: a}, {name: a}]", "w.yaml").unwrap_err().to_string();
+        let err = Config::parse("clusters: [{name: a}, {name: a}]", "w.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("twice"), "{err}");
-        let err = Config::parse("sources: [{name: pg, stream: pgaudit, path: /x}]", "w.yaml").unwrap_err().to_string();
+        let err = Config::parse("sources: [{name: pg, stream: pgaudit, path: /x}]", "w.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("needs `format`"), "{err}");
     }
 
