@@ -267,7 +267,7 @@ async fn serve(config: &Config, journal: Arc<Journal>) -> anyhow::Result<()> {
         queue_wait: config.limits.queue_wait,
         header_timeout: config.limits.header_timeout,
         body_timeout: config.limits.body_timeout,
-        ..Limits::default()
+        handshake_timeout: config.limits.handshake_timeout,
     };
     let kube_sources: HashMap<String, Arc<KubeSource>> = clusters
         .iter()

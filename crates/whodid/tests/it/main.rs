@@ -8,4 +8,8 @@ mod policy_apply;
 mod policy_check;
 mod policy_decide;
 mod policy_test;
+mod server;
 mod util;
+mod webhook_auth;
+mod webhook_bad_input;
+mod webhook_replay;
