@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod journal_cli;
+mod kube_log_rotation;
 mod policy_apply;
 mod policy_check;
 mod policy_decide;
@@ -12,4 +13,5 @@ mod server;
 mod util;
 mod webhook_auth;
 mod webhook_bad_input;
+mod webhook_crash;
 mod webhook_replay;
