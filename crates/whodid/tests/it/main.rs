@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod journal_cli;
+mod kube_log_bad_input;
 mod kube_log_rotation;
 mod policy_apply;
 mod policy_check;
