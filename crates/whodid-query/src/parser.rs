@@ -167,11 +167,14 @@ impl Parser {
             Tok::Quoted(text) => {
                 field_value(field, field_column, Value::Quoted(text), token.column)
             }
-            Tok::RParen => Err(QueryError::at(
+            _ => Err(QueryError::at(
                 token.column,
-                "')' where a value was expected",
+                format!(
+                    "'{}:' needs a value here (use {}:* for \"has a value\")",
+                    field.name(),
+                    field.name()
+                ),
             )),
-            _ => Err(QueryError::at(token.column, "expected a value")),
         }
     }
 
