@@ -26,5 +26,5 @@ pub use error::{QueryError, SearchError};
 pub use range::TimeRange;
 pub use service::{
     AggregateKind, AggregateRequest, Aggregation, Bucket, Page, SearchRequest, SearchService,
-    ServiceConfig,
+    ServiceConfig, StreamStatus,
 };

@@ -267,7 +267,7 @@ fn resolve(name: &str, column: usize) -> Result<FieldRef, QueryError> {
     lookup(name).ok_or_else(|| {
         let hint = match closest(name) {
             Some(near) => format!(" — did you mean {near}?"),
-            None => " (see `whodid search --fields` for the list)".to_owned(),
+            None => " (the list: `whodid search --fields` or GET /fields)".to_owned(),
         };
         QueryError::at(column, format!("unknown field {name:?}{hint}"))
     })

@@ -15,6 +15,7 @@ use whodid_index::tantivy::query::{BooleanQuery, Occur, Query};
 use whodid_index::tantivy::schema::Value as _;
 use whodid_index::tantivy::{DocAddress, TantivyDocument};
 use whodid_index::{IndexSet, IndexState};
+use whodid_journal::reader::JournalReader;
 use whodid_model::Stream;
 
 use crate::ast::{Expr, Pattern};
@@ -150,6 +151,21 @@ pub struct Aggregation {
     pub took_ms: f64,
 }
 
+/// How far one stream's index has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamStatus {
+    /// The stream.
+    pub stream: Stream,
+    /// The first journal index indexed.
+    pub first: u64,
+    /// The next journal index to index.
+    pub next: u64,
+    /// The journal's end.
+    pub journal_end: u64,
+    /// Records not yet searchable.
+    pub lag: u64,
+}
+
 /// Searches the index of one data directory.
 #[derive(Debug)]
 pub struct SearchService {
@@ -199,6 +215,27 @@ impl SearchService {
     /// The index's committed state.
     pub fn state(&self) -> Result<IndexState, SearchError> {
         Ok(self.set.state()?)
+    }
+
+    /// Per stream: indexed `[first, next)`, the journal's end, and the lag.
+    pub fn status(&self) -> Result<Vec<StreamStatus>, SearchError> {
+        let state = self.set.state()?;
+        let journal = JournalReader::open(&self.data).map_err(whodid_index::IndexError::from)?;
+        let mut out = Vec::new();
+        for stream in Stream::ALL {
+            let (_, end) = journal
+                .bounds(stream)
+                .map_err(whodid_index::IndexError::from)?;
+            let st = state.get(stream);
+            out.push(StreamStatus {
+                stream,
+                first: st.first,
+                next: st.next,
+                journal_end: end,
+                lag: end.saturating_sub(st.next),
+            });
+        }
+        Ok(out)
     }
 
     fn check_limit(&self, limit: usize) -> Result<(), SearchError> {
