@@ -120,10 +120,11 @@ impl WebhookClient {
     /// GETs `path`.
     pub async fn get(&mut self, path: &str) -> Result<Answer, ClientError> {
         self.sender.ready().await.map_err(transport)?;
-        let request = hyper::Request::get(path)
-            .header("host", &self.authority)
-            .body(Full::new(Bytes::new()))
-            .map_err(transport)?;
+        let mut request = hyper::Request::get(path).header("host", &self.authority);
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(Full::new(Bytes::new())).map_err(transport)?;
         self.exchange(request).await
     }
 

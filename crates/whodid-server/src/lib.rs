@@ -12,6 +12,7 @@
 //! durable in the journal.
 #![warn(missing_docs)]
 
+pub mod api_auth;
 pub mod auth;
 pub mod client;
 pub mod listener;
@@ -32,17 +33,20 @@ use axum::Router;
 
 pub use state::{Cluster, Limits, ServerState};
 
-/// The routes: webhook, metrics, health, and `extra` (the query API)
-/// nested under `/api/v1`.
-pub fn router(state: Arc<ServerState>, extra: Option<Router>) -> Router {
+/// The routes: webhook, metrics, health, and `api` (the query API, behind
+/// bearer tokens) nested under `/api/v1`.
+pub fn router(state: Arc<ServerState>, api: Option<(Router, Arc<api_auth::ApiTokens>)>) -> Router {
     let mut router = Router::new()
         .route("/k8s-audit/{cluster}", post(webhook::receive))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ok\n" }))
         .with_state(Arc::clone(&state));
-    if let Some(extra) = extra {
-        router = router.nest("/api/v1", extra);
+    if let Some((api, tokens)) = api {
+        let guarded = api.layer(axum::middleware::from_fn(move |request, next| {
+            api_auth::require_reader(Arc::clone(&tokens), request, next)
+        }));
+        router = router.nest("/api/v1", guarded);
     }
     router
 }

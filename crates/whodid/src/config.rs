@@ -35,6 +35,32 @@ pub(crate) struct Config {
     pub(crate) clusters: Vec<ClusterConfig>,
     /// Other tailed files: auth logs, PostgreSQL logs.
     pub(crate) sources: Vec<SourceConfig>,
+    pub(crate) index: IndexConfigFile,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct IndexConfigFile {
+    /// Keep the search index fed from the journal and serve the query API.
+    pub(crate) enabled: bool,
+    /// tantivy's memory budget per open day index.
+    pub(crate) writer_memory_bytes: usize,
+    /// Records are searchable at most this long after they are stored (plus a poll).
+    #[serde(deserialize_with = "duration")]
+    pub(crate) commit_every: Duration,
+    /// Bearer tokens of the query API (`NAME TOKEN` lines); default `DATA/keys/api-tokens`, made on first start.
+    pub(crate) api_tokens: Option<PathBuf>,
+}
+
+impl Default for IndexConfigFile {
+    fn default() -> Self {
+        IndexConfigFile {
+            enabled: true,
+            writer_memory_bytes: 32 << 20,
+            commit_every: Duration::from_secs(1),
+            api_tokens: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -50,6 +76,7 @@ impl Default for Config {
             dedup: DedupConfigFile::default(),
             clusters: Vec::new(),
             sources: Vec::new(),
+            index: IndexConfigFile::default(),
         }
     }
 }

@@ -378,6 +378,38 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
     whodid_server::spawn_background(&state);
     spawn_retention(config, Arc::clone(&journal));
 
+    // The search index, fed from the journal, and the query API.
+    let (follower, api) = if config.index.enabled {
+        let index_config = whodid_index::config::IndexConfig {
+            writer_memory_bytes: config.index.writer_memory_bytes,
+            commit_every: config.index.commit_every,
+            ..whodid_index::config::IndexConfig::default()
+        };
+        let follower = whodid_index::follower::Follower::spawn(&config.data, index_config)
+            .context("opening the search index")?;
+        let tokens_path = config
+            .index
+            .api_tokens
+            .clone()
+            .unwrap_or_else(|| journal.keys_dir().join("api-tokens"));
+        let (tokens, created) = whodid_server::api_auth::ApiTokens::load_or_create(&tokens_path)?;
+        if created.is_some() {
+            eprintln!(
+                "whodid: query API token for `admin` written to {} (keep it secret)",
+                tokens_path.display()
+            );
+        }
+        let service = Arc::new(whodid_query::service::SearchService::new(
+            &config.data,
+            whodid_query::service::ServiceConfig::default(),
+        ));
+        (
+            Some(follower),
+            Some((whodid_query::http::router(service), Arc::new(tokens))),
+        )
+    } else {
+        (None, None)
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -389,7 +421,10 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
             cluster.name, cluster.name
         );
     }
-    let router = whodid_server::router(Arc::clone(&state), None);
+    if api.is_some() {
+        eprintln!("whodid: query API on https://{local}/api/v1 (bearer token required)");
+    }
+    let router = whodid_server::router(Arc::clone(&state), api);
     whodid_server::listener::serve_tls(
         listener,
         tls,
@@ -402,6 +437,14 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
     stop.store(true, Ordering::Relaxed);
     for thread in threads {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+    if let Some(follower) = follower {
+        if let Err(e) = tokio::task::spawn_blocking(move || follower.shutdown())
+            .await
+            .context("index follower")?
+        {
+            tracing::error!(error = %e, "the search index did not close cleanly (it is rebuilt from the journal)");
+        }
     }
     Ok(())
 }

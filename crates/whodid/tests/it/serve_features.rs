@@ -229,3 +229,77 @@ async fn raw_tls(
         .await
         .unwrap()
 }
+
+#[test]
+fn the_query_api_needs_a_token_and_finds_what_the_webhook_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ca = ca(&data);
+    let id = ca.issue_client("prod", 30).unwrap();
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "data: {}\nindex:\n  commit_every: 200ms\nclusters:\n  - name: prod\n",
+            data.display()
+        ),
+    );
+    let rt = runtime();
+    let tokens = std::fs::read_to_string(data.join("keys/api-tokens")).unwrap();
+    let token = tokens.lines().find(|l| l.starts_with("admin ")).unwrap()[6..]
+        .trim()
+        .to_owned();
+    let answer = rt
+        .block_on(post_once(
+            ca.cert_pem(),
+            Some(&id),
+            &server.addr,
+            "/k8s-audit/prod",
+            read("k8s/webhook/batch-00011.json"),
+        ))
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    let get = |token: Option<&str>, path: &str| {
+        rt.block_on(async {
+            let mut c = crate::server::client(ca.cert_pem(), None, &server.addr, token)
+                .await
+                .unwrap();
+            c.get(path).await.unwrap()
+        })
+    };
+    assert_eq!(
+        get(None, "/api/v1/search?q=verb:get&since=3650d").status,
+        401
+    );
+    assert_eq!(
+        get(
+            Some("not-the-token-at-all"),
+            "/api/v1/search?q=verb:get&since=3650d"
+        )
+        .status,
+        401
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = get(
+            Some(&token),
+            "/api/v1/search?q=stream:kubeaudit&since=3650d&limit=100",
+        );
+        assert_eq!(
+            answer.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        let hits = body["hits"].as_array().map_or(0, Vec::len);
+        if hits == 30 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not searchable in time: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    server.stop();
+}
