@@ -4,6 +4,7 @@
 //! Lines are read with bounded memory: a line longer than the limit is
 //! skipped by streaming past it and reported, never buffered whole.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, ErrorKind};
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,7 @@ use whodid_parse::{Diagnostic, DiagnosticKind, Position};
 
 use crate::kube::store::StoreError;
 use crate::line_source::{LineParser, Parsed};
-use crate::sink::{Sink, Stored};
+use crate::sink::{Pending, Sink, Stored};
 
 /// How many items one append takes at most.
 pub const IMPORT_BATCH: usize = 2048;
@@ -114,6 +115,9 @@ pub async fn import(
 ) -> Result<(), ImportError> {
     let mut line = Vec::new();
     let mut at = Position::START;
+    // Batches handed to the journal and not yet known durable: reading goes
+    // on while earlier batches wait for their fsync.
+    let mut in_flight: VecDeque<(u64, Pending)> = VecDeque::new();
     let mut items: Vec<Parsed> = Vec::with_capacity(IMPORT_BATCH);
     let mut batch_bytes = 0usize;
     loop {
@@ -146,24 +150,37 @@ pub async fn import(
             offset: at.offset + len as u64,
         };
         if items.len() >= IMPORT_BATCH || batch_bytes >= 8 << 20 {
-            flush(path, at.line, &mut items, sink, report).await?;
+            let pending = submit(path, at.line, &mut items, sink, report)?;
+            in_flight.push_back((at.line, pending));
+            while in_flight.len() > MAX_IN_FLIGHT {
+                if let Some((line, pending)) = in_flight.pop_front() {
+                    settle(path, line, pending, report).await?;
+                }
+            }
             batch_bytes = 0;
             progress(report.bytes);
         }
     }
     parser.finish(&mut items);
-    flush(path, at.line, &mut items, sink, report).await?;
+    let pending = submit(path, at.line, &mut items, sink, report)?;
+    in_flight.push_back((at.line, pending));
+    while let Some((line, pending)) = in_flight.pop_front() {
+        settle(path, line, pending, report).await?;
+    }
     progress(report.bytes);
     Ok(())
 }
 
-async fn flush(
+/// Batches an import keeps in flight at once.
+const MAX_IN_FLIGHT: usize = 16;
+
+fn submit(
     path: &Path,
     line: u64,
     items: &mut Vec<Parsed>,
     sink: &Sink,
     report: &mut ImportReport,
-) -> Result<(), ImportError> {
+) -> Result<Pending, ImportError> {
     let mut batch = Vec::with_capacity(items.len());
     for item in items.drain(..) {
         match item {
@@ -171,14 +188,24 @@ async fn flush(
             other => batch.push(other),
         }
     }
-    let stored = sink
-        .store(batch)
-        .await
-        .map_err(|source| ImportError::Store {
-            path: path.to_owned(),
-            line,
-            source,
-        })?;
+    sink.submit(batch).map_err(|source| ImportError::Store {
+        path: path.to_owned(),
+        line,
+        source,
+    })
+}
+
+async fn settle(
+    path: &Path,
+    line: u64,
+    pending: Pending,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
+    let stored = pending.wait().await.map_err(|source| ImportError::Store {
+        path: path.to_owned(),
+        line,
+        source,
+    })?;
     report.stored.records += stored.records;
     report.stored.deduplicated += stored.deduplicated;
     report.stored.dropped += stored.dropped;

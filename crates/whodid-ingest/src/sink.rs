@@ -8,7 +8,7 @@ use whodid_journal::{AppendReceipt, Journal, JournalError, RecordInput};
 use whodid_model::Stream;
 
 use crate::kube::prepare::Prepared;
-use crate::kube::store::{KubeStore, StoreError};
+use crate::kube::store::{KubeStore, StoreError, Submitted};
 use crate::line_source::Parsed;
 
 /// What a batch of parsed items came to once stored.
@@ -59,8 +59,15 @@ pub async fn append_durable(
 }
 
 impl Sink {
-    /// Stores `items` (diagnostics are the caller's; they are skipped here).
+    /// Stores `items` (diagnostics are the caller's; they are skipped here)
+    /// and waits until they are durable.
     pub async fn store(&self, items: Vec<Parsed>) -> Result<Stored, StoreError> {
+        self.submit(items)?.wait().await
+    }
+
+    /// Hands `items` to the journal now, in call order; [`Pending::wait`]
+    /// answers once they are durable.
+    pub fn submit(&self, items: Vec<Parsed>) -> Result<Pending, StoreError> {
         let mut stored = Stored::default();
         match self {
             Sink::Kube { store, cluster } => {
@@ -73,14 +80,16 @@ impl Sink {
                     }
                 }
                 if prepared.is_empty() {
-                    return Ok(stored);
+                    return Ok(Pending {
+                        stored,
+                        waiting: Waiting::Nothing,
+                    });
                 }
-                let report = store.store(cluster, prepared).await?;
-                stored.records = (report.accepted + report.invalid.len()) as u64;
-                stored.deduplicated = report.deduplicated as u64;
-                stored.dropped += report.dropped_by_policy as u64;
-                stored.redacted = report.redacted as u64;
-                stored.journal_end = report.first_index.map(|i| i + stored.records);
+                let submitted = store.submit(cluster, prepared)?;
+                Ok(Pending {
+                    stored,
+                    waiting: Waiting::Kube(Arc::clone(store), submitted),
+                })
             }
             Sink::Journal { journal, stream } => {
                 let mut records = Vec::with_capacity(items.len());
@@ -92,14 +101,62 @@ impl Sink {
                     }
                 }
                 if records.is_empty() {
-                    return Ok(stored);
+                    return Ok(Pending {
+                        stored,
+                        waiting: Waiting::Nothing,
+                    });
                 }
                 stored.redacted = records
                     .iter()
                     .filter(|r| memchr::memmem::find(&r.envelope, b"\"redacted\"").is_some())
                     .count() as u64;
-                let receipt = append_durable(journal, *stream, records)
+                let (tx, rx) = oneshot::channel();
+                journal
+                    .append_with(*stream, records, move |result| {
+                        let _ = tx.send(result);
+                    })
+                    .map_err(|e| StoreError::Journal(Arc::new(e)))?;
+                Ok(Pending {
+                    stored,
+                    waiting: Waiting::Journal(rx),
+                })
+            }
+        }
+    }
+}
+
+/// Items handed to the journal, not yet known to be durable.
+#[derive(Debug)]
+pub struct Pending {
+    stored: Stored,
+    waiting: Waiting,
+}
+
+#[derive(Debug)]
+enum Waiting {
+    Nothing,
+    Kube(Arc<KubeStore>, Submitted),
+    Journal(oneshot::Receiver<Result<AppendReceipt, JournalError>>),
+}
+
+impl Pending {
+    /// Waits until durable; what was stored.
+    pub async fn wait(self) -> Result<Stored, StoreError> {
+        let mut stored = self.stored;
+        match self.waiting {
+            Waiting::Nothing => {}
+            Waiting::Kube(store, submitted) => {
+                let report = submitted.finish(&store).await?;
+                stored.records = (report.accepted + report.invalid.len()) as u64;
+                stored.deduplicated = report.deduplicated as u64;
+                stored.dropped += report.dropped_by_policy as u64;
+                stored.redacted = report.redacted as u64;
+                stored.journal_end = report.first_index.map(|i| i + stored.records);
+            }
+            Waiting::Journal(rx) => {
+                let receipt = rx
                     .await
+                    .unwrap_or(Err(JournalError::WriterGone))
                     .map_err(|e| StoreError::Journal(Arc::new(e)))?;
                 stored.records = receipt.count;
                 stored.journal_end = Some(receipt.first_index + receipt.count);

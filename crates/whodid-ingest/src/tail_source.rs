@@ -10,6 +10,7 @@
 //! records in the stream. If storing fails, nothing after the saved
 //! position was stored: the source starts again from it.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,7 +27,10 @@ use crate::kube::prepare::Prepared;
 use crate::line_source::{LineParser, Parsed};
 use crate::metrics::{IngestMetrics, SourceLabel};
 use crate::positions::{resume_position, PositionError, PositionStore, SavedPosition};
-use crate::sink::{append_durable, Sink};
+use crate::sink::{append_durable, Pending, Sink};
+
+/// Rounds whose records may wait for durability while the next is read.
+const MAX_ROUNDS_IN_FLIGHT: usize = 4;
 
 /// Bytes read per round at most.
 const ROUND_BYTES: usize = 8 << 20;
@@ -127,6 +131,7 @@ impl TailSource {
             // (start of line, position after it) of lines not yet saved, for
             // multi-line records still being collected.
             let mut afters: Vec<(PathBuf, Position, TailPosition)> = Vec::new();
+            let mut in_flight: VecDeque<(Option<Pending>, Option<TailPosition>)> = VecDeque::new();
             while !stop.load(Ordering::Relaxed) {
                 events.clear();
                 let outcome = match tailer.poll(ROUND_BYTES, &mut events) {
@@ -253,39 +258,64 @@ impl TailSource {
                     self.attach_origin(&mut items, &position);
                 }
                 let has_records = items.iter().any(|i| !matches!(i, Parsed::Diagnostic(_)));
-                if has_records {
-                    match runtime.block_on(self.sink.store(items)) {
-                        Ok(stored) => {
-                            self.metrics
-                                .records
-                                .get_or_create(&label)
-                                .inc_by(stored.records);
-                            if let Some(end) = stored.journal_end {
-                                journal_end = end;
-                            }
-                        }
+                let pending = if has_records {
+                    match self.sink.submit(items) {
+                        Ok(pending) => Some(pending),
                         Err(e) => {
-                            tracing::error!(source = %self.config.name, error = %e, "could not store; starting again from the saved position");
+                            tracing::error!(source = %self.config.name, error = %e, "could not store; starting again from the last durable position");
+                            saved = self.settle_all_and_resume(&mut in_flight, &runtime, saved);
                             sleep_unless(&stop, Duration::from_secs(1));
                             continue 'restart;
                         }
                     }
+                } else {
+                    None
+                };
+                if let Some(position) = &position {
+                    afters.retain(|(_, _, a)| a != position);
+                    if parser.pending_since().is_none() {
+                        afters.clear();
+                    }
                 }
-                if let Some(position) = position {
-                    if saved.as_ref() != Some(&position) {
-                        let record = SavedPosition {
-                            version: 1,
-                            source: self.config.name.clone(),
-                            position: serde_json::to_value(&position).unwrap_or_default(),
-                            journal_end,
-                        };
-                        if let Err(e) = self.positions.save(&record) {
-                            tracing::error!(source = %self.config.name, error = %e, "could not save the position");
+                in_flight.push_back((pending, position));
+                // Rounds in flight wait for their fsync while the next is read;
+                // positions are saved in order, once durable.
+                let settle = outcome.caught_up || in_flight.len() > MAX_ROUNDS_IN_FLIGHT;
+                while settle {
+                    let Some((pending, position)) = in_flight.pop_front() else {
+                        break;
+                    };
+                    if let Some(pending) = pending {
+                        match runtime.block_on(pending.wait()) {
+                            Ok(stored) => {
+                                self.metrics
+                                    .records
+                                    .get_or_create(&label)
+                                    .inc_by(stored.records);
+                                if let Some(end) = stored.journal_end {
+                                    journal_end = end;
+                                }
+                            }
+                            Err(e) => {
+                                tracing::error!(source = %self.config.name, error = %e, "could not store; starting again from the last durable position");
+                                saved = self.settle_all_and_resume(&mut in_flight, &runtime, saved);
+                                sleep_unless(&stop, Duration::from_secs(1));
+                                continue 'restart;
+                            }
                         }
-                        saved = Some(position.clone());
-                        afters.retain(|(_, _, a)| *a != position);
-                        if parser.pending_since().is_none() {
-                            afters.clear();
+                    }
+                    if let Some(position) = position {
+                        if saved.as_ref() != Some(&position) {
+                            let record = SavedPosition {
+                                version: 1,
+                                source: self.config.name.clone(),
+                                position: serde_json::to_value(&position).unwrap_or_default(),
+                                journal_end,
+                            };
+                            if let Err(e) = self.positions.save(&record) {
+                                tracing::error!(source = %self.config.name, error = %e, "could not save the position");
+                            }
+                            saved = Some(position);
                         }
                     }
                 }
@@ -302,7 +332,58 @@ impl TailSource {
                     sleep_unless(&stop, self.config.poll_interval);
                 }
             }
+            // Stopping: what is in flight becomes durable, and its position is saved.
+            while let Some((pending, position)) = in_flight.pop_front() {
+                if let Some(pending) = pending {
+                    match runtime.block_on(pending.wait()) {
+                        Ok(stored) => journal_end = stored.journal_end.unwrap_or(journal_end),
+                        Err(_) => return,
+                    }
+                }
+                if let Some(position) = position {
+                    let record = SavedPosition {
+                        version: 1,
+                        source: self.config.name.clone(),
+                        position: serde_json::to_value(&position).unwrap_or_default(),
+                        journal_end,
+                    };
+                    if let Err(e) = self.positions.save(&record) {
+                        tracing::error!(source = %self.config.name, error = %e, "could not save the position");
+                    }
+                }
+            }
             return;
+        }
+    }
+
+    /// After a failed store: waits for every round still in flight (some
+    /// may yet be stored), then takes the position from the journal itself,
+    /// so nothing is stored twice.
+    fn settle_all_and_resume(
+        &self,
+        in_flight: &mut VecDeque<(Option<Pending>, Option<TailPosition>)>,
+        runtime: &tokio::runtime::Handle,
+        saved: Option<TailPosition>,
+    ) -> Option<TailPosition> {
+        while let Some((pending, _)) = in_flight.pop_front() {
+            if let Some(pending) = pending {
+                let _ = runtime.block_on(pending.wait());
+            }
+        }
+        let stream = match &self.sink {
+            Sink::Kube { .. } => whodid_model::Stream::KubeAudit,
+            Sink::Journal { stream, .. } => *stream,
+        };
+        match JournalReader::open(self.journal.root()) {
+            Ok(reader) => match resume(&self.positions, &reader, stream, &self.config.name) {
+                Ok(Some(position)) => Some(position),
+                Ok(None) => saved,
+                Err(e) => {
+                    tracing::error!(source = %self.config.name, error = %e, "cannot read where to resume; using the last saved position");
+                    saved
+                }
+            },
+            Err(_) => saved,
         }
     }
 

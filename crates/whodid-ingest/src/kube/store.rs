@@ -162,6 +162,13 @@ impl KubeStore {
         cluster: &str,
         prepared: Vec<Prepared>,
     ) -> Result<BatchReport, StoreError> {
+        self.submit(cluster, prepared)?.finish(self).await
+    }
+
+    /// Hands one batch to the journal now (deduplicated, in call order) and
+    /// returns what to wait on: callers that pipeline batches submit several
+    /// and [`Submitted::finish`] them in order.
+    pub fn submit(&self, cluster: &str, prepared: Vec<Prepared>) -> Result<Submitted, StoreError> {
         let label = IngestMetrics::cluster(cluster);
         let mut report = BatchReport {
             received: prepared.len(),
@@ -171,55 +178,53 @@ impl KubeStore {
         let mut keys: Vec<DedupKey> = Vec::with_capacity(prepared.len());
         let mut wait_for: BatchSeq = 0;
         let mut redacted = 0;
-        let (seq, pending) = {
-            let mut state = self.lock();
-            let seq = state.next_seq;
-            let now = Instant::now();
-            for item in prepared {
-                match item {
-                    Prepared::Keep {
-                        key,
-                        record,
-                        redacted: r,
-                    } => match state.window.get(&key) {
-                        Some(earlier) => {
-                            report.deduplicated += 1;
-                            wait_for = wait_for.max(earlier);
-                        }
-                        None => {
-                            state.window.insert(key, seq, now);
-                            keys.push(key);
-                            records.push(record);
-                            redacted += usize::from(r);
-                        }
-                    },
-                    Prepared::DroppedByPolicy => report.dropped_by_policy += 1,
-                    Prepared::Invalid { record, reason } => {
-                        records.push(record);
-                        report.invalid.push(reason);
+        let mut state = self.lock();
+        let seq = state.next_seq;
+        let now = Instant::now();
+        for item in prepared {
+            match item {
+                Prepared::Keep {
+                    key,
+                    record,
+                    redacted: r,
+                } => match state.window.get(&key) {
+                    Some(earlier) => {
+                        report.deduplicated += 1;
+                        wait_for = wait_for.max(earlier);
                     }
+                    None => {
+                        state.window.insert(key, seq, now);
+                        keys.push(key);
+                        records.push(record);
+                        redacted += usize::from(r);
+                    }
+                },
+                Prepared::DroppedByPolicy => report.dropped_by_policy += 1,
+                Prepared::Invalid { record, reason } => {
+                    records.push(record);
+                    report.invalid.push(reason);
                 }
             }
-            let pending = if records.is_empty() {
-                None
-            } else {
-                state.next_seq += 1;
-                let count = records.len();
-                let (tx, rx) = oneshot::channel();
-                let submitted =
-                    self.journal
-                        .append_with(Stream::KubeAudit, records, move |result| {
-                            let _ = tx.send(result);
-                        });
-                if let Err(e) = submitted {
-                    state.window.forget(&keys, seq);
-                    return Err(StoreError::Journal(Arc::new(e)));
-                }
-                self.metrics.journal_pending.inc_by(count as i64);
-                Some((rx, count))
-            };
-            (seq, pending)
+        }
+        let pending = if records.is_empty() {
+            None
+        } else {
+            state.next_seq += 1;
+            let count = records.len();
+            let (tx, rx) = oneshot::channel();
+            let submitted = self
+                .journal
+                .append_with(Stream::KubeAudit, records, move |result| {
+                    let _ = tx.send(result);
+                });
+            if let Err(e) = submitted {
+                state.window.forget(&keys, seq);
+                return Err(StoreError::Journal(Arc::new(e)));
+            }
+            self.metrics.journal_pending.inc_by(count as i64);
+            Some((rx, count))
         };
+        drop(state);
         self.metrics
             .received
             .get_or_create(&label)
@@ -232,48 +237,15 @@ impl KubeStore {
             .dropped_by_policy
             .get_or_create(&label)
             .inc_by(report.dropped_by_policy as u64);
-        if let Some((rx, count)) = pending {
-            let result: Result<AppendReceipt, JournalError> =
-                rx.await.unwrap_or(Err(JournalError::WriterGone));
-            self.metrics.journal_pending.dec_by(count as i64);
-            match result {
-                Ok(receipt) => {
-                    self.durable.send_modify(|d| *d = (*d).max(seq));
-                    report.accepted = count - report.invalid.len();
-                    report.redacted = redacted;
-                    report.first_index = Some(receipt.first_index);
-                    self.metrics
-                        .accepted
-                        .get_or_create(&label)
-                        .inc_by(report.accepted as u64);
-                    self.metrics
-                        .redacted
-                        .get_or_create(&label)
-                        .inc_by(redacted as u64);
-                    self.metrics
-                        .invalid
-                        .get_or_create(&label)
-                        .inc_by(report.invalid.len() as u64);
-                }
-                Err(e) => {
-                    {
-                        let mut state = self.lock();
-                        state.window.forget(&keys, seq);
-                        state.failed.insert(seq);
-                        while state.failed.len() > 10_000 {
-                            state.failed.pop_first();
-                        }
-                    }
-                    // Wake retries waiting on this batch.
-                    self.durable.send_modify(|_| {});
-                    return Err(StoreError::Journal(Arc::new(e)));
-                }
-            }
-        }
-        if wait_for > 0 {
-            self.wait_durable(wait_for).await?;
-        }
-        Ok(report)
+        Ok(Submitted {
+            label,
+            report,
+            keys,
+            seq,
+            pending,
+            redacted,
+            wait_for,
+        })
     }
 
     /// Waits until batch `seq` is durable, or fails if it failed.
@@ -290,5 +262,81 @@ impl KubeStore {
                 return Err(StoreError::EarlierBatchFailed);
             }
         }
+    }
+}
+
+/// A batch handed to the journal, not yet known to be durable.
+#[derive(Debug)]
+pub struct Submitted {
+    label: crate::metrics::ClusterLabel,
+    report: BatchReport,
+    keys: Vec<DedupKey>,
+    seq: BatchSeq,
+    pending: Option<(
+        oneshot::Receiver<Result<AppendReceipt, JournalError>>,
+        usize,
+    )>,
+    redacted: usize,
+    wait_for: BatchSeq,
+}
+
+impl Submitted {
+    /// Waits until every event of the batch is durable (stored by this
+    /// batch or by an earlier one).
+    pub async fn finish(self, store: &KubeStore) -> Result<BatchReport, StoreError> {
+        let Submitted {
+            label,
+            mut report,
+            keys,
+            seq,
+            pending,
+            redacted,
+            wait_for,
+        } = self;
+        if let Some((rx, count)) = pending {
+            let result: Result<AppendReceipt, JournalError> =
+                rx.await.unwrap_or(Err(JournalError::WriterGone));
+            store.metrics.journal_pending.dec_by(count as i64);
+            match result {
+                Ok(receipt) => {
+                    store.durable.send_modify(|d| *d = (*d).max(seq));
+                    report.accepted = count - report.invalid.len();
+                    report.redacted = redacted;
+                    report.first_index = Some(receipt.first_index);
+                    store
+                        .metrics
+                        .accepted
+                        .get_or_create(&label)
+                        .inc_by(report.accepted as u64);
+                    store
+                        .metrics
+                        .redacted
+                        .get_or_create(&label)
+                        .inc_by(redacted as u64);
+                    store
+                        .metrics
+                        .invalid
+                        .get_or_create(&label)
+                        .inc_by(report.invalid.len() as u64);
+                }
+                Err(e) => {
+                    {
+                        let mut state = store.lock();
+                        state.window.forget(&keys, seq);
+                        state.failed.insert(seq);
+                        while state.failed.len() > 10_000 {
+                            state.failed.pop_first();
+                        }
+                    }
+                    // Wake retries waiting on this batch.
+                    store.durable.send_modify(|_| {});
+                    return Err(StoreError::Journal(Arc::new(e)));
+                }
+            }
+        }
+        if wait_for > 0 {
+            store.wait_durable(wait_for).await?;
+        }
+        Ok(report)
     }
 }
