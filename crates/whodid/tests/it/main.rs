@@ -8,4 +8,5 @@ mod policy_apply;
 mod policy_check;
 mod policy_decide;
 mod policy_test;
+mod search_cli;
 mod util;
