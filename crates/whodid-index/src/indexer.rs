@@ -171,7 +171,10 @@ impl Indexer {
             );
             return self.rebuild(stream, reason);
         }
-        if state == StreamState::default() && !has_days {
+        if state == StreamState::default() {
+            if has_days {
+                return self.rebuild(stream, "day indexes without an index state".to_owned());
+            }
             return Ok(());
         }
         let expected = state.next - state.first;

@@ -1,1 +1,9 @@
-fn main() {}
+//! Integration tests of the index: derived from a real journal, followed
+//! with bounded lag beside a writer, rebuilt when lost or corrupt, trimmed
+//! after a crash between commits, and following retention.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod follower;
+mod repair;
+mod retention;

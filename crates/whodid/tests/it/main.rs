@@ -10,6 +10,7 @@ mod policy_apply;
 mod policy_check;
 mod policy_decide;
 mod policy_test;
+mod search_cli;
 mod serve_features;
 mod server;
 mod util;
