@@ -22,7 +22,8 @@ size_mb=${3:-512}
 out=bench/out/ingest
 rm -rf "$out"; mkdir -p "$out"
 
-cargo build --release -q -p whodid -p whodid-server --example loadgen
+cargo build --release -q -p whodid --bin whodid
+cargo build --release -q -p whodid-server --example loadgen
 bin=target/release/whodid
 loadgen=target/release/examples/loadgen
 
@@ -32,7 +33,9 @@ cat > "$out/whodid.yaml" <<YAML
 data: $out/data
 listen: 127.0.0.1:0
 journal:
-  fsync: interval:100ms
+  fsync: ${FSYNC:-interval:100ms}
+index:
+  enabled: ${INDEX:-true}
 clusters:
   - name: bench
     policy: testdata/k8s/policies/01-kube-up-gce-production.yaml
@@ -43,7 +46,9 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$out/serve.log" && break; sleep 0.1; done
 addr=$(grep -o 'listening on https://[^ ]*' "$out/serve.log" | sed 's|listening on https://||')
+cpu0=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
 result=$("$loadgen" "$addr" "$out/data/tls/ca.crt" "$out/certs/bench-client.crt" "$out/certs/bench-client.key" bench testdata/k8s/capture-audit.log.gz "$connections" "$seconds" 400)
+cpu1=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
 rss_kb=$(awk '/VmHWM/ { print $2 }' /proc/$pid/status)
 metrics=$(curl -s --cacert "$out/data/tls/ca.crt" "https://$addr/metrics" || true)
 kill -TERM $pid; wait $pid || true
@@ -52,7 +57,9 @@ eps=$(echo "$result" | sed 's/.*events_per_s=\([0-9]*\).*/\1/')
 stored=$(echo "$metrics" | awk '/^whodid_events_accepted_total/ { print $2 }')
 dropped=$(echo "$metrics" | awk '/^whodid_events_dropped_by_policy_total/ { print $2 }')
 echo "webhook: $result"
-echo "webhook: connections=$connections peak_rss_mb=$((rss_kb / 1024)) stored=$stored dropped_by_policy=$dropped"
+events=$(echo "$result" | sed 's/.*events=\([0-9]*\).*/\1/')
+cpu_s=$(echo "scale=2; ($cpu1 - $cpu0) / $(getconf CLK_TCK)" | bc)
+echo "webhook: connections=$connections peak_rss_mb=$((rss_kb / 1024)) stored=$stored dropped_by_policy=$dropped server_cpu_s=$cpu_s events_per_server_cpu_s=$(echo "$events / $cpu_s" | bc)"
 echo "webhook: ratio to one apiserver's default webhook ceiling (4,000 events/s): $(echo "scale=1; $eps / 4000" | bc)x"
 
 # --- 2. log tailer --------------------------------------------------------

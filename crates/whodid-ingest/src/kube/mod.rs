@@ -2,6 +2,7 @@
 //! envelope), and the deduplicating store.
 
 pub mod body;
+pub mod downgrade;
 pub mod prepare;
 pub mod redact;
 pub mod store;

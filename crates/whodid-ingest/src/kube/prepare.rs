@@ -131,6 +131,25 @@ impl KubeSource {
         downgrade: Option<Decision>,
         envelope: &mut Envelope,
     ) -> Result<Option<Vec<u8>>, String> {
+        let needs_redaction =
+            self.redaction.is_some() && may_need_redaction(raw, envelope_resource(envelope));
+        if let Some(mut decision) = downgrade {
+            decision.level = decision.level.min(level);
+            // The fast path: only bodies removed (no managed fields to
+            // strip from a body that stays, nothing to redact).
+            let managed = decision.omit_managed_fields
+                && decision.level >= Level::Request
+                && memchr::memmem::find(raw, b"\"managedFields\"").is_some();
+            if !needs_redaction && !managed {
+                return Ok(if decision.level < level {
+                    crate::kube::downgrade::downgrade(raw, decision.level)
+                } else {
+                    None
+                });
+            }
+        } else if !needs_redaction {
+            return Ok(None);
+        }
         let mut event = decode_event(raw).map_err(|e| e.to_string())?;
         let mut changed = false;
         if let Some(mut decision) = downgrade {
@@ -194,4 +213,9 @@ pub fn invalid_record(stream: Stream, cluster: &str, raw: &[u8], reason: &str) -
         envelope: envelope.to_json(),
         raw: raw.to_vec(),
     }
+}
+
+/// The resource of an envelope's target (`secrets/db` → `secrets`).
+fn envelope_resource(envelope: &Envelope) -> &str {
+    envelope.target.split('/').next().unwrap_or_default()
 }
