@@ -11,8 +11,12 @@ use std::time::SystemTime;
 use flate2::read::MultiGzDecoder;
 
 use crate::event::TailEvent;
-use crate::listing::{read_up_to, Candidate};
+use crate::listing::Candidate;
 use crate::position::{Fingerprint, TailPosition, FINGERPRINT_MAX, POSITION_VERSION};
+
+/// The message of the error [`Source::open`] returns when the path no
+/// longer is the file listed.
+pub(crate) const CHANGED: &str = "file changed since the directory was listed";
 
 /// How much is read from a file at a time.
 const CHUNK: usize = 128 * 1024;
@@ -94,22 +98,20 @@ impl Source {
     pub(crate) fn open(c: &Candidate) -> io::Result<Source> {
         let file = File::open(&c.path)?;
         let meta = file.metadata()?;
+        if (meta.dev(), meta.ino()) != (c.dev, c.ino) {
+            // Renamed or replaced since the directory was listed.
+            return Err(io::Error::other(CHANGED));
+        }
         let (reader, prefix) = if c.compressed {
-            let prefix = if (meta.dev(), meta.ino()) == (c.dev, c.ino) {
-                c.prefix.clone()
-            } else {
-                read_up_to(
-                    MultiGzDecoder::new(file.try_clone()?),
-                    FINGERPRINT_MAX,
-                    true,
-                )?
-            };
-            (Reader::Gz(Box::new(MultiGzDecoder::new(file))), prefix)
+            (
+                Reader::Gz(Box::new(MultiGzDecoder::new(file))),
+                c.prefix.clone(),
+            )
         } else {
             let prefix = read_prefix_at(&file, meta.len())?;
             (Reader::Plain(file), prefix)
         };
-        let fingerprint = Fingerprint::of(&prefix);
+        let fingerprint = Fingerprint::of_file(&prefix);
         Ok(Source {
             path: c.path.clone(),
             dev: meta.dev(),
@@ -164,6 +166,12 @@ impl Source {
         }
     }
 
+    /// Whether positions in this file can be recognised later (it has
+    /// content to fingerprint).
+    pub(crate) fn identifiable(&self) -> bool {
+        self.fingerprint.len > 0
+    }
+
     /// The position of the next unread line.
     pub(crate) fn position(&self) -> TailPosition {
         self.position_at(self.offset, self.line)
@@ -193,7 +201,7 @@ impl Source {
         }
         let to = bytes.len().min(FINGERPRINT_MAX - self.prefix.len() + from);
         self.prefix.extend_from_slice(&bytes[from..to]);
-        self.fingerprint = Fingerprint::of(&self.prefix);
+        self.fingerprint = Fingerprint::of_file(&self.prefix);
     }
 
     /// For a plain file shorter than the fingerprint size when opened: reads
@@ -205,7 +213,7 @@ impl Source {
                 let prefix = read_prefix_at(f, len)?;
                 if prefix.len() > self.prefix.len() && prefix.starts_with(&self.prefix) {
                     self.prefix = prefix;
-                    self.fingerprint = Fingerprint::of(&self.prefix);
+                    self.fingerprint = Fingerprint::of_file(&self.prefix);
                 }
             }
         }
@@ -235,7 +243,7 @@ impl Source {
         }
         if now.len() > self.prefix.len() {
             self.prefix = now;
-            self.fingerprint = Fingerprint::of(&self.prefix);
+            self.fingerprint = Fingerprint::of_file(&self.prefix);
         }
         Ok(false)
     }
@@ -247,7 +255,7 @@ impl Source {
             f.seek(SeekFrom::Start(0))?;
             let len = f.metadata()?.len();
             self.prefix = read_prefix_at(f, len)?;
-            self.fingerprint = Fingerprint::of(&self.prefix);
+            self.fingerprint = Fingerprint::of_file(&self.prefix);
             self.seen_size = len;
         }
         self.offset = 0;

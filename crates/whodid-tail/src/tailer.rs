@@ -14,11 +14,17 @@ use std::time::SystemTime;
 
 use crate::error::TailError;
 use crate::event::{GapReason, PollOutcome, TailEvent};
-use crate::identity::{same_content, Known};
+use crate::identity::{maybe_copy, same_content, Known};
 use crate::listing::{list, ActiveState, Candidate, Listing, PrefixCache};
-use crate::position::{TailPosition, POSITION_VERSION};
-use crate::source::Source;
+use crate::position::{TailPosition, FINGERPRINT_MAX, POSITION_VERSION};
+use crate::source::{Source, CHANGED};
 use crate::spec::{StartAt, TailSpec};
+
+/// How often a directory is listed again when files change while it is.
+const MAX_RELISTS: usize = 5;
+
+/// After how many listings without it a file read to its end is forgotten.
+const FORGET_AFTER_MISSES: u8 = 4;
 
 /// A gap to report when reading reaches its place in the queue.
 #[derive(Debug)]
@@ -81,12 +87,18 @@ impl Tailer {
     /// points at the start of the next one (when that has content), so a
     /// restart does not depend on the finished file still existing.
     pub fn position(&self) -> Option<TailPosition> {
-        self.front_position().or_else(|| self.last.clone())
+        self.front_position()
+            .or_else(|| self.last.clone())
+            .or_else(|| match self.queue.front() {
+                // Nothing read yet and nothing to fingerprint: the inode alone.
+                Some(Entry::File(s)) => Some(s.position()),
+                _ => None,
+            })
     }
 
     fn front_position(&self) -> Option<TailPosition> {
         match self.queue.front() {
-            Some(Entry::File(s)) if !s.prefix.is_empty() => Some(s.position()),
+            Some(Entry::File(s)) if s.identifiable() => Some(s.position()),
             _ => None,
         }
     }
@@ -133,7 +145,7 @@ impl Tailer {
         out: &mut Vec<TailEvent>,
     ) -> Result<bool, TailError> {
         if !self.initialized {
-            self.initialize(out)?;
+            self.initialize()?;
         } else {
             self.refresh_if_moved()?;
         }
@@ -160,7 +172,7 @@ impl Tailer {
                     .truncated()
                     .map_err(|e| TailError::io(&source.path, "stat", e))?;
                 if truncated {
-                    self.on_truncated(out)?;
+                    self.on_truncated()?;
                     continue;
                 }
             }
@@ -205,7 +217,9 @@ impl Tailer {
             return;
         };
         source.finish(self.spec.max_line_bytes, out);
-        if !source.prefix.is_empty() {
+        // Remember all of its first bytes (an error keeps what is known).
+        let _ = source.refresh_prefix();
+        if source.identifiable() {
             self.last = Some(source.position());
         }
         tracing::debug!(file = %source.path.display(), lines = source.line - 1, "file read to its end");
@@ -214,6 +228,7 @@ impl Tailer {
             ino: source.ino,
             compressed: source.compressed,
             prefix: std::mem::take(&mut source.prefix),
+            misses: 0,
         });
     }
 
@@ -252,7 +267,14 @@ impl Tailer {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(TailError::io(&self.spec.path, "stat", e)),
         };
-        if now != self.active_id || (now.is_none() && self.queue.is_empty()) {
+        // While the active file is shorter than a fingerprint, a copytruncate
+        // of content never seen would go unnoticed at the path itself; the
+        // copy shows in the directory.
+        let short = self
+            .queue
+            .iter()
+            .any(|e| matches!(e, Entry::File(s) if s.active && s.prefix.len() < FINGERPRINT_MAX));
+        if now != self.active_id || (now.is_none() && self.queue.is_empty()) || short {
             self.refresh()?;
         }
         Ok(())
@@ -261,11 +283,19 @@ impl Tailer {
     /// Looks at the directory: marks which open file is still the active
     /// one, and queues (opened) every file neither open nor already read.
     fn refresh(&mut self) -> Result<(), TailError> {
-        let listing = list(&self.spec, &mut self.cache)?;
-        self.absorb(listing)
+        for _ in 0..MAX_RELISTS {
+            let listing = list(&self.spec, &mut self.cache)?;
+            if self.absorb(listing)? {
+                return Ok(());
+            }
+        }
+        tracing::debug!(path = %self.spec.path.display(), "directory kept changing while listed");
+        Ok(())
     }
 
-    fn absorb(&mut self, listing: Listing) -> Result<(), TailError> {
+    /// Takes in a listing. Returns false when a file changed between the
+    /// listing and opening it (list again).
+    fn absorb(&mut self, listing: Listing) -> Result<bool, TailError> {
         let active_id = listing
             .files
             .iter()
@@ -287,26 +317,41 @@ impl Tailer {
                 }
                 continue;
             }
-            if let Some(i) = self.done.iter().position(|k| k.is(&c)) {
-                seen_done[i] = true;
-                continue;
+            if !c.is_active() {
+                if let Some(i) = self.done.iter().position(|k| k.is(&c)) {
+                    seen_done[i] = true;
+                    continue;
+                }
+                if self.maybe_copy(&c) {
+                    tracing::debug!(file = %c.path.display(), "copy being written; looked at again later");
+                    continue;
+                }
             }
-            self.enqueue(&c)?;
+            if !self.enqueue(&c)? {
+                return Ok(false);
+            }
         }
-        let mut i = 0;
-        self.done.retain(|_| {
-            i += 1;
-            seen_done[i - 1]
-        });
-        Ok(())
+        // Forget files read long ago once they are gone (not at the first
+        // miss: a listing can race with a rename or a compression).
+        for (known, seen) in self.done.iter_mut().zip(seen_done) {
+            known.misses = if seen {
+                0
+            } else {
+                known.misses.saturating_add(1)
+            };
+        }
+        self.done.retain(|k| k.misses < FORGET_AFTER_MISSES);
+        Ok(true)
     }
 
-    /// The open file `c` is (by inode) or a copy of (by content).
+    /// The open file `c` is (by inode) or, for a backup, a copy of (by
+    /// content). The active file is never a copy.
     fn held_mut(&mut self, c: &Candidate) -> Option<&mut Source> {
+        let by_content = !c.is_active();
         self.queue.iter_mut().find_map(|e| match e {
             Entry::File(s)
                 if (!c.compressed && !s.compressed && (s.dev, s.ino) == (c.dev, c.ino))
-                    || same_content(&s.prefix, &c.prefix) =>
+                    || (by_content && same_content(&s.prefix, &c.prefix)) =>
             {
                 Some(&mut **s)
             }
@@ -314,15 +359,28 @@ impl Tailer {
         })
     }
 
+    /// Whether `c` may be a copy, still being written, of a file open or
+    /// read (too short yet to tell).
+    fn maybe_copy(&self, c: &Candidate) -> bool {
+        let open = self
+            .queue
+            .iter()
+            .any(|e| matches!(e, Entry::File(s) if maybe_copy(&c.prefix, &s.prefix)));
+        open || self.done.iter().any(|k| maybe_copy(&c.prefix, &k.prefix))
+    }
+
     /// Opens a newly seen file and queues it: a backup before the active
     /// file (if that is still open and active), the active file last.
-    fn enqueue(&mut self, c: &Candidate) -> Result<(), TailError> {
+    fn enqueue(&mut self, c: &Candidate) -> Result<bool, TailError> {
         let entry = match Source::open(c) {
             Ok(mut source) => {
                 source.active = c.is_active();
                 Entry::File(Box::new(source))
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound && c.is_active() => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Other && e.to_string() == CHANGED => {
+                return Ok(false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound && c.is_active() => return Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Entry::Gap(PendingGap {
                 file: c.path.clone(),
                 reason: GapReason::BackupDeleted,
@@ -341,11 +399,11 @@ impl Tailer {
             Some(i) if !c.is_active() => self.queue.insert(i, entry),
             _ => self.queue.push_back(entry),
         }
-        Ok(())
+        Ok(true)
     }
 
     /// First look at the directory: find where to start.
-    fn initialize(&mut self, out: &mut Vec<TailEvent>) -> Result<(), TailError> {
+    fn initialize(&mut self) -> Result<(), TailError> {
         if let Some(pos) = &self.resume {
             if pos.version != POSITION_VERSION {
                 return Err(TailError::PositionVersion {
@@ -358,89 +416,76 @@ impl Tailer {
         let listing = list(&self.spec, &mut self.cache)?;
         match self.resume.clone() {
             None => self.start_fresh(listing)?,
-            Some(pos) => self.resume_at(&pos, listing, out)?,
+            Some(pos) => self.resume_at(&pos, listing)?,
         }
         self.initialized = true;
         self.resume = None;
         Ok(())
     }
 
-    fn start_fresh(&mut self, mut listing: Listing) -> Result<(), TailError> {
-        if listing.active != ActiveState::File && self.spec.start == StartAt::ActiveFile {
-            return Err(self.missing());
-        }
+    fn start_fresh(&mut self, listing: Listing) -> Result<(), TailError> {
         if self.spec.start == StartAt::ActiveFile {
-            for c in listing.files.iter().filter(|c| !c.is_active()) {
-                self.done.push(known(c));
+            if listing.active != ActiveState::File {
+                return Err(self.missing());
             }
-            listing.files.retain(Candidate::is_active);
+            self.done
+                .extend(listing.files.iter().filter(|c| !c.is_active()).map(known));
         }
-        self.absorb(listing)?;
+        if !self.absorb(listing)? {
+            self.refresh()?;
+        }
         if self.queue.is_empty() {
             return Err(self.missing());
         }
         Ok(())
     }
 
-    fn resume_at(
-        &mut self,
-        pos: &TailPosition,
-        mut listing: Listing,
-        out: &mut Vec<TailEvent>,
-    ) -> Result<(), TailError> {
-        match find_position_file(pos, &listing.files) {
-            Some(i) => {
-                let rest = listing.files.split_off(i + 1);
-                let Some(c) = listing.files.pop() else {
-                    return Err(self.missing());
-                };
-                self.done.extend(listing.files.iter().map(known));
-                let mut source = Source::open(&c).map_err(|e| TailError::io(&c.path, "open", e))?;
-                let complete = source
-                    .seek_to(pos.offset, pos.line)
-                    .map_err(|e| TailError::io(&c.path, "read", e))?;
-                if !complete {
-                    tracing::warn!(file = %c.path.display(), offset = pos.offset, "resume file shorter than the position; continuing at its end");
-                }
-                tracing::info!(file = %c.path.display(), offset = pos.offset, line = pos.line, "resuming");
-                self.queue.push_back(Entry::File(Box::new(source)));
-                self.absorb(Listing {
-                    files: rest,
-                    active: listing.active,
-                })?;
+    fn resume_at(&mut self, pos: &TailPosition, listing: Listing) -> Result<(), TailError> {
+        if let Some(i) = find_position_file(pos, &listing.files) {
+            let c = &listing.files[i];
+            let mut source = Source::open(c).map_err(|e| TailError::io(&c.path, "open", e))?;
+            let complete = source
+                .seek_to(pos.offset, pos.line)
+                .map_err(|e| TailError::io(&c.path, "read", e))?;
+            if !complete {
+                tracing::warn!(file = %c.path.display(), offset = pos.offset, "resume file shorter than the position; continuing at its end");
             }
-            None => {
-                let truncated_in_place = pos.fingerprint.len > 0
-                    && listing
-                        .files
-                        .iter()
-                        .any(|c| c.is_active() && (c.dev, c.ino) == (pos.dev, pos.inode));
-                let gap = if truncated_in_place {
-                    // The file at the path is the position's, with other
-                    // content: truncated, and its copy (if any) is gone.
-                    for c in listing.files.iter().filter(|c| !c.is_active()) {
-                        self.done.push(known(c));
-                    }
-                    listing.files.retain(Candidate::is_active);
-                    GapReason::Truncated
-                } else {
-                    // Deleted; backups go oldest first, so all that is left
-                    // is newer.
-                    GapReason::ResumeFileGone
-                };
-                if listing.files.is_empty() {
-                    return Err(self.missing());
-                }
-                self.queue.push_back(Entry::Gap(PendingGap {
-                    file: pos.name.clone(),
-                    reason: gap,
-                    unread_bytes: None,
-                    written_after: None,
-                    written_before: None,
-                }));
-                self.absorb(listing)?;
-                let _ = out;
+            tracing::info!(file = %c.path.display(), offset = pos.offset, line = pos.line, "resuming");
+            self.done.extend(listing.files[..i].iter().map(known));
+            self.queue.push_back(Entry::File(Box::new(source)));
+            if !self.absorb(listing)? {
+                self.refresh()?;
             }
+            return Ok(());
+        }
+        let truncated_in_place = pos.fingerprint.len > 0
+            && listing
+                .files
+                .iter()
+                .any(|c| c.is_active() && (c.dev, c.ino) == (pos.dev, pos.inode));
+        let reason = if truncated_in_place {
+            // The file at the path is the position's, with other content:
+            // truncated, and its copy (if any) is gone. Backups are older.
+            self.done
+                .extend(listing.files.iter().filter(|c| !c.is_active()).map(known));
+            GapReason::Truncated
+        } else {
+            // Deleted; backups go oldest first, so all that is left is newer.
+            GapReason::ResumeFileGone
+        };
+        if listing.files.is_empty() {
+            self.done.clear();
+            return Err(self.missing());
+        }
+        self.queue.push_back(Entry::Gap(PendingGap {
+            file: pos.name.clone(),
+            reason,
+            unread_bytes: None,
+            written_after: None,
+            written_before: None,
+        }));
+        if !self.absorb(listing)? {
+            self.refresh()?;
         }
         Ok(())
     }
@@ -448,7 +493,7 @@ impl Tailer {
     /// The active file was truncated in place. Its unread rest is read from
     /// a copy (copytruncate) if one is found, else reported as a gap; then
     /// it is read again from its first byte.
-    fn on_truncated(&mut self, out: &mut Vec<TailEvent>) -> Result<(), TailError> {
+    fn on_truncated(&mut self) -> Result<(), TailError> {
         let listing = list(&self.spec, &mut self.cache)?;
         let Some(Entry::File(active)) = self.queue.front_mut() else {
             return Ok(());
@@ -490,7 +535,6 @@ impl Tailer {
             }
             None => {}
         }
-        let _ = out;
         Ok(())
     }
 }
@@ -501,6 +545,7 @@ fn known(c: &Candidate) -> Known {
         ino: c.ino,
         compressed: c.compressed,
         prefix: c.prefix.clone(),
+        misses: 0,
     }
 }
 

@@ -10,3 +10,5 @@ mod common;
 
 /// Appending, partial lines, plain lumberjack rotation, resuming.
 mod basics;
+/// The real kube-apiserver rotation replayed.
+mod fixtures;
