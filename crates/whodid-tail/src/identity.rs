@@ -37,12 +37,9 @@ pub(crate) fn maybe_copy(partial: &[u8], of: &[u8]) -> bool {
 }
 
 impl Known {
-    /// Whether `c` is this file: same first bytes, or both empty with the
-    /// same inode.
+    /// Whether `c` is this file: the same first bytes. (Inodes are reused
+    /// once a file is deleted, so they say nothing about files not open.)
     pub(crate) fn is(&self, c: &Candidate) -> bool {
-        if self.prefix.is_empty() && c.prefix.is_empty() {
-            return !self.compressed && !c.compressed && (self.dev, self.ino) == (c.dev, c.ino);
-        }
         same_content(&self.prefix, &c.prefix)
     }
 }

@@ -8,7 +8,6 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use flate2::read::MultiGzDecoder;
 
@@ -28,7 +27,6 @@ pub(crate) struct Candidate {
     pub(crate) ino: u64,
     /// Size on disk (compressed size for `.gz`).
     pub(crate) size: u64,
-    pub(crate) modified: Option<SystemTime>,
     /// The first [`FINGERPRINT_MAX`] bytes of the uncompressed content (fewer
     /// if the file is shorter).
     pub(crate) prefix: Vec<u8>,
@@ -77,6 +75,20 @@ pub(crate) fn split_path(path: &Path) -> (PathBuf, String) {
 
 /// Lists the active file and its backups.
 pub(crate) fn list(spec: &TailSpec, cache: &mut PrefixCache) -> Result<Listing, TailError> {
+    let mut attempt = 0;
+    loop {
+        let (listing, raced) = list_once(spec, cache)?;
+        attempt += 1;
+        if !raced || attempt >= MAX_READS {
+            return Ok(listing);
+        }
+    }
+}
+
+/// One listing, and whether a file vanished while it was made (renamed
+/// under it: list again, or it would be missing).
+fn list_once(spec: &TailSpec, cache: &mut PrefixCache) -> Result<(Listing, bool), TailError> {
+    let mut raced = false;
     // The active file first: every backup rotated from it or from an older
     // one is then already in the directory when it is read (the other
     // order misses a rotation that happens in between).
@@ -105,7 +117,10 @@ pub(crate) fn list(spec: &TailSpec, cache: &mut PrefixCache) -> Result<Listing, 
         let meta = match fs::metadata(&path) {
             Ok(meta) if meta.is_file() => meta,
             Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                raced = true;
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "backup not readable; skipped");
                 continue;
@@ -122,7 +137,10 @@ pub(crate) fn list(spec: &TailSpec, cache: &mut PrefixCache) -> Result<Listing, 
         };
         let prefix = match prefix {
             Ok(prefix) => prefix,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                raced = true;
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "backup not readable; skipped");
                 continue;
@@ -148,9 +166,12 @@ pub(crate) fn list(spec: &TailSpec, cache: &mut PrefixCache) -> Result<Listing, 
     // A backup and its `.gz` (while being compressed): the plain one first.
     files.sort_by(|a, b| a.key.cmp(&b.key).then(a.compressed.cmp(&b.compressed)));
     if let Some(a) = &active_file {
-        if files
-            .iter()
-            .any(|c| !c.compressed && (c.dev, c.ino) == (a.dev, a.ino))
+        let moved = identity(&spec.path) != Some((a.dev, a.ino));
+        raced |= moved;
+        if moved
+            || files
+                .iter()
+                .any(|c| !c.compressed && (c.dev, c.ino) == (a.dev, a.ino))
         {
             // Rotated while the directory was read: it is a backup now, and
             // the new active file is for the next look.
@@ -163,7 +184,7 @@ pub(crate) fn list(spec: &TailSpec, cache: &mut PrefixCache) -> Result<Listing, 
         active
     };
     files.extend(active_file);
-    Ok(Listing { files, active })
+    Ok((Listing { files, active }, raced))
 }
 
 /// The directory's entries. `readdir` may miss a file renamed into the
@@ -226,7 +247,6 @@ fn candidate(
         dev: meta.dev(),
         ino: meta.ino(),
         size: meta.len(),
-        modified: meta.modified().ok(),
         prefix,
     }
 }

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use flate2::read::MultiGzDecoder;
 
 use crate::event::TailEvent;
-use crate::listing::Candidate;
+use crate::listing::{read_up_to, Candidate};
 use crate::position::{Fingerprint, TailPosition, FINGERPRINT_MAX, POSITION_VERSION};
 
 /// The message of the error [`Source::open`] returns when the path no
@@ -77,6 +77,9 @@ pub(crate) struct Source {
     /// The largest size seen for the file (bytes we know were written).
     pub(crate) seen_size: u64,
     pub(crate) modified: Option<SystemTime>,
+    /// Where the last look at the directory listed it (for ordering new
+    /// files among open ones).
+    pub(crate) listed_at: Option<usize>,
 }
 
 impl std::fmt::Debug for Source {
@@ -103,12 +106,23 @@ impl Source {
             return Err(io::Error::other(CHANGED));
         }
         let (reader, prefix) = if c.compressed {
+            let mut file = file;
+            let now = read_up_to(MultiGzDecoder::new(&file), c.prefix.len(), true)?;
+            if now != c.prefix {
+                return Err(io::Error::other(CHANGED));
+            }
+            file.seek(SeekFrom::Start(0))?;
             (
                 Reader::Gz(Box::new(MultiGzDecoder::new(file))),
                 c.prefix.clone(),
             )
         } else {
             let prefix = read_prefix_at(&file, meta.len())?;
+            if !prefix.starts_with(&c.prefix) {
+                // Another file with the listed one's inode (it was deleted
+                // and the number reused).
+                return Err(io::Error::other(CHANGED));
+            }
             (Reader::Plain(file), prefix)
         };
         let fingerprint = Fingerprint::of_file(&prefix);
@@ -131,6 +145,7 @@ impl Source {
             skip: None,
             seen_size: if c.compressed { 0 } else { meta.len() },
             modified: meta.modified().ok(),
+            listed_at: None,
         })
     }
 

@@ -24,7 +24,7 @@ use crate::spec::{StartAt, TailSpec};
 const MAX_RELISTS: usize = 5;
 
 /// After how many listings without it a file read to its end is forgotten.
-const FORGET_AFTER_MISSES: u8 = 4;
+const FORGET_AFTER_MISSES: u8 = 16;
 
 /// A gap to report when reading reaches its place in the queue.
 #[derive(Debug)]
@@ -34,6 +34,19 @@ struct PendingGap {
     unread_bytes: Option<u64>,
     written_after: Option<SystemTime>,
     written_before: Option<SystemTime>,
+}
+
+/// What a listed file is to the tailer.
+#[derive(Clone, Copy, Debug)]
+enum Class {
+    /// Open (queue index): itself, or a copy of it.
+    Held(usize),
+    /// Read to its end (index in `done`).
+    Done(usize),
+    /// Perhaps a copy of a known file, still being written.
+    Pending,
+    /// Not seen before.
+    New,
 }
 
 #[derive(Debug)]
@@ -87,13 +100,7 @@ impl Tailer {
     /// points at the start of the next one (when that has content), so a
     /// restart does not depend on the finished file still existing.
     pub fn position(&self) -> Option<TailPosition> {
-        self.front_position()
-            .or_else(|| self.last.clone())
-            .or_else(|| match self.queue.front() {
-                // Nothing read yet and nothing to fingerprint: the inode alone.
-                Some(Entry::File(s)) => Some(s.position()),
-                _ => None,
-            })
+        self.front_position().or_else(|| self.last.clone())
     }
 
     fn front_position(&self) -> Option<TailPosition> {
@@ -154,6 +161,10 @@ impl Tailer {
             let Some(front) = self.queue.front_mut() else {
                 self.refresh()?;
                 if self.queue.is_empty() {
+                    if self.active_id.is_some() {
+                        // The active file is there, empty.
+                        return Ok(true);
+                    }
                     return Err(self.missing());
                 }
                 continue;
@@ -172,7 +183,8 @@ impl Tailer {
                     .truncated()
                     .map_err(|e| TailError::io(&source.path, "stat", e))?;
                 if truncated {
-                    self.on_truncated()?;
+                    // Looking at the directory handles it (the copy is there).
+                    self.refresh()?;
                     continue;
                 }
             }
@@ -207,6 +219,8 @@ impl Tailer {
                 continue;
             }
             self.finish_front(out);
+            // Look again before the next file: rotations go on meanwhile.
+            self.refresh_if_moved()?;
         }
     }
 
@@ -223,6 +237,10 @@ impl Tailer {
             self.last = Some(source.position());
         }
         tracing::debug!(file = %source.path.display(), lines = source.line - 1, "file read to its end");
+        if source.prefix.is_empty() {
+            // Nothing to recognise it by (and nothing was read from it).
+            return;
+        }
         self.done.push(Known {
             dev: source.dev,
             ino: source.ino,
@@ -274,7 +292,7 @@ impl Tailer {
             .queue
             .iter()
             .any(|e| matches!(e, Entry::File(s) if s.active && s.prefix.len() < FINGERPRINT_MAX));
-        if now != self.active_id || (now.is_none() && self.queue.is_empty()) || short {
+        if now != self.active_id || self.queue.is_empty() || short {
             self.refresh()?;
         }
         Ok(())
@@ -285,6 +303,7 @@ impl Tailer {
     fn refresh(&mut self) -> Result<(), TailError> {
         for _ in 0..MAX_RELISTS {
             let listing = list(&self.spec, &mut self.cache)?;
+            self.check_truncation(&listing)?;
             if self.absorb(listing)? {
                 return Ok(());
             }
@@ -306,30 +325,68 @@ impl Tailer {
                 // A short prefix may have grown; an error leaves it as it was.
                 let _ = s.refresh_prefix();
                 s.active = !s.compressed && Some((s.dev, s.ino)) == active_id;
+                s.listed_at = None;
             }
         }
         self.active_id = active_id;
+        let newest_seen = self.newest_seen(&listing);
+        let classes: Vec<Class> = listing.files.iter().map(|c| self.class_of(c)).collect();
+        for (i, class) in classes.iter().enumerate() {
+            if let Class::Held(q) = class {
+                if let Some(Entry::File(s)) = self.queue.get_mut(*q) {
+                    // Listed twice (a backup and its `.gz`): the first place.
+                    s.listed_at = Some(s.listed_at.map_or(i, |l| l.min(i)));
+                    let c = &listing.files[i];
+                    if !c.compressed && (s.dev, s.ino) == (c.dev, c.ino) {
+                        s.path = c.path.clone();
+                    }
+                }
+            }
+        }
+        // Backups listed before what is read or being read are history
+        // (missed by an earlier look that raced with renames), not news.
+        let front = self.queue.iter().position(|e| matches!(e, Entry::File(_)));
+        let started = |q: usize| matches!(self.queue.get(q), Some(Entry::File(s)) if s.line > 1);
+        let horizon = classes.iter().rposition(|c| {
+            matches!(c, Class::Done(_))
+                || matches!(c, Class::Held(q) if Some(*q) == front && started(*q))
+        });
         let mut seen_done = vec![false; self.done.len()];
-        for c in listing.files {
-            if let Some(s) = self.held_mut(&c) {
-                if !c.compressed && (s.dev, s.ino) == (c.dev, c.ino) {
-                    s.path = c.path;
-                }
-                continue;
-            }
-            if !c.is_active() {
-                if let Some(i) = self.done.iter().position(|k| k.is(&c)) {
-                    seen_done[i] = true;
-                    continue;
-                }
-                if self.maybe_copy(&c) {
+        let mut history = Vec::new();
+        let mut new_backups = Vec::new();
+        for (i, class) in classes.into_iter().enumerate() {
+            let c = &listing.files[i];
+            // A copy of a file queued just before it in this listing (a
+            // backup and its `.gz` while being compressed) is that file.
+            let class = match class {
+                Class::New => self.class_of(c),
+                other => other,
+            };
+            match class {
+                Class::Held(_) => {}
+                Class::Done(d) => seen_done[d] = true,
+                Class::Pending => {
+                    for (d, k) in self.done.iter().enumerate() {
+                        if maybe_copy(&c.prefix, &k.prefix) {
+                            seen_done[d] = true;
+                        }
+                    }
                     tracing::debug!(file = %c.path.display(), "copy being written; looked at again later");
-                    continue;
+                }
+                Class::New if !c.is_active() && horizon.is_some_and(|h| i < h) => {
+                    tracing::debug!(file = %c.path.display(), "older than what was read; not read");
+                    history.push(known(c));
+                }
+                Class::New => {
+                    if !self.enqueue(c, i)? {
+                        return Ok(false);
+                    }
+                    new_backups.push((c.dev, c.ino));
                 }
             }
-            if !self.enqueue(&c)? {
-                return Ok(false);
-            }
+        }
+        if !newest_seen && !new_backups.is_empty() {
+            self.insert_unseen_gap(&new_backups);
         }
         // Forget files read long ago once they are gone (not at the first
         // miss: a listing can race with a rename or a compression).
@@ -341,63 +398,126 @@ impl Tailer {
             };
         }
         self.done.retain(|k| k.misses < FORGET_AFTER_MISSES);
+        self.done.extend(history);
         Ok(true)
     }
 
-    /// The open file `c` is (by inode) or, for a backup, a copy of (by
-    /// content). The active file is never a copy.
-    fn held_mut(&mut self, c: &Candidate) -> Option<&mut Source> {
+    /// What a listed file is to the tailer.
+    fn class_of(&self, c: &Candidate) -> Class {
         let by_content = !c.is_active();
-        self.queue.iter_mut().find_map(|e| match e {
-            Entry::File(s)
-                if (!c.compressed && !s.compressed && (s.dev, s.ino) == (c.dev, c.ino))
-                    || (by_content && same_content(&s.prefix, &c.prefix)) =>
-            {
-                Some(&mut **s)
+        let held = self.queue.iter().position(|e| match e {
+            Entry::File(s) => {
+                (!c.compressed && !s.compressed && (s.dev, s.ino) == (c.dev, c.ino))
+                    || (by_content && same_content(&s.prefix, &c.prefix))
             }
-            _ => None,
-        })
-    }
-
-    /// Whether `c` may be a copy, still being written, of a file open or
-    /// read (too short yet to tell).
-    fn maybe_copy(&self, c: &Candidate) -> bool {
+            Entry::Gap(_) => false,
+        });
+        if let Some(q) = held {
+            return Class::Held(q);
+        }
+        if c.is_active() {
+            return Class::New;
+        }
+        if c.prefix.is_empty() {
+            // An empty backup: nothing to read, nothing to recognise it by.
+            return Class::Pending;
+        }
+        if let Some(d) = self.done.iter().position(|k| k.is(c)) {
+            return Class::Done(d);
+        }
         let open = self
             .queue
             .iter()
             .any(|e| matches!(e, Entry::File(s) if maybe_copy(&c.prefix, &s.prefix)));
-        open || self.done.iter().any(|k| maybe_copy(&c.prefix, &k.prefix))
+        if open || self.done.iter().any(|k| maybe_copy(&c.prefix, &k.prefix)) {
+            return Class::Pending;
+        }
+        Class::New
     }
 
-    /// Opens a newly seen file and queues it: a backup before the active
-    /// file (if that is still open and active), the active file last.
-    fn enqueue(&mut self, c: &Candidate) -> Result<bool, TailError> {
-        let entry = match Source::open(c) {
-            Ok(mut source) => {
-                source.active = c.is_active();
-                Entry::File(Box::new(source))
-            }
+    /// Whether the newest file known (last open, else last read) is still in
+    /// the directory, under any name.
+    fn newest_seen(&self, listing: &Listing) -> bool {
+        let newest = self
+            .queue
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Entry::File(s) => Some(Known {
+                    dev: s.dev,
+                    ino: s.ino,
+                    compressed: s.compressed,
+                    prefix: s.prefix.clone(),
+                    misses: 0,
+                }),
+                Entry::Gap(_) => None,
+            })
+            .or_else(|| self.done.last().cloned());
+        // (An empty newest file compressed to an empty `.gz` cannot be
+        // recognised: that reports a gap that lost nothing.)
+        newest.as_ref().is_none_or(|k| {
+            listing.files.iter().any(|c| {
+                (!c.compressed && !k.compressed && (c.dev, c.ino) == (k.dev, k.ino))
+                    || k.is(c)
+                    || maybe_copy(&c.prefix, &k.prefix)
+            })
+        })
+    }
+
+    /// Backups may have come and gone unseen before the first of
+    /// `new_backups`: a gap there.
+    fn insert_unseen_gap(&mut self, new_backups: &[(u64, u64)]) {
+        let at = self
+            .queue
+            .iter()
+            .position(|e| matches!(e, Entry::File(s) if new_backups.contains(&(s.dev, s.ino))));
+        if let Some(at) = at {
+            let file = match &self.queue[at] {
+                Entry::File(s) => s.path.clone(),
+                Entry::Gap(g) => g.file.clone(),
+            };
+            self.queue.insert(
+                at,
+                Entry::Gap(PendingGap {
+                    file,
+                    reason: GapReason::Unseen,
+                    unread_bytes: None,
+                    written_after: None,
+                    written_before: None,
+                }),
+            );
+        }
+    }
+
+    /// Opens a newly seen file, listed at `listed_at`, and queues it in
+    /// listing order among the open files (the active file last). Returns
+    /// false when the directory changed under the listing.
+    fn enqueue(&mut self, c: &Candidate, listed_at: usize) -> Result<bool, TailError> {
+        let mut source = match Source::open(c) {
+            Ok(source) => source,
             Err(e) if e.kind() == io::ErrorKind::Other && e.to_string() == CHANGED => {
                 return Ok(false)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound && c.is_active() => return Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Entry::Gap(PendingGap {
-                file: c.path.clone(),
-                reason: GapReason::BackupDeleted,
-                unread_bytes: (!c.compressed).then_some(c.size),
-                written_after: None,
-                written_before: c.modified,
-            }),
+            // Renamed, compressed or deleted since listed: look again (a
+            // deletion then shows as the newest file gone, if it was).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(TailError::io(&c.path, "open", e)),
         };
+        if c.is_active() && identity(&self.spec.path) != Some((source.dev, source.ino)) {
+            // Rotated between the listing and the open.
+            return Ok(false);
+        }
+        source.active = c.is_active();
+        source.listed_at = Some(listed_at);
         tracing::debug!(file = %c.path.display(), "new file queued");
-        let active_at = self
-            .queue
-            .iter()
-            .position(|e| matches!(e, Entry::File(s) if s.active));
-        match active_at {
-            Some(i) if !c.is_active() => self.queue.insert(i, entry),
-            _ => self.queue.push_back(entry),
+        let before = self.queue.iter().position(
+            |e| matches!(e, Entry::File(s) if s.listed_at.is_some_and(|l| l > listed_at)),
+        );
+        let entry = Entry::File(Box::new(source));
+        match before {
+            Some(i) => self.queue.insert(i, entry),
+            None => self.queue.push_back(entry),
         }
         Ok(true)
     }
@@ -413,10 +533,26 @@ impl Tailer {
                 });
             }
         }
-        let listing = list(&self.spec, &mut self.cache)?;
-        match self.resume.clone() {
-            None => self.start_fresh(listing)?,
-            Some(pos) => self.resume_at(&pos, listing)?,
+        let mut attempt = 0;
+        loop {
+            let listing = list(&self.spec, &mut self.cache)?;
+            let started = match self.resume.clone() {
+                None => self.start_fresh(listing),
+                Some(pos) => self.resume_at(&pos, listing),
+            };
+            attempt += 1;
+            match started {
+                // The position's file was renamed or replaced between the
+                // listing and opening it: list again.
+                Err(TailError::NotFound { .. } | TailError::Io { .. })
+                    if attempt < MAX_RELISTS && self.queue.is_empty() =>
+                {
+                    self.done.clear();
+                    continue;
+                }
+                other => other?,
+            }
+            break;
         }
         self.initialized = true;
         self.resume = None;
@@ -434,7 +570,7 @@ impl Tailer {
         if !self.absorb(listing)? {
             self.refresh()?;
         }
-        if self.queue.is_empty() {
+        if self.queue.is_empty() && self.active_id.is_none() {
             return Err(self.missing());
         }
         Ok(())
@@ -490,14 +626,25 @@ impl Tailer {
         Ok(())
     }
 
-    /// The active file was truncated in place. Its unread rest is read from
-    /// a copy (copytruncate) if one is found, else reported as a gap; then
-    /// it is read again from its first byte.
-    fn on_truncated(&mut self) -> Result<(), TailError> {
-        let listing = list(&self.spec, &mut self.cache)?;
-        let Some(Entry::File(active)) = self.queue.front_mut() else {
+    /// If the open active file was truncated in place: its unread rest is
+    /// read from a copy (copytruncate) found in `listing`, else reported as
+    /// a gap; then it is read again from its first byte. Either goes just
+    /// before it in the queue, so backups rotated later come after.
+    fn check_truncation(&mut self, listing: &Listing) -> Result<(), TailError> {
+        let at = self
+            .queue
+            .iter()
+            .position(|e| matches!(e, Entry::File(s) if s.active && !s.compressed));
+        let Some(at) = at else { return Ok(()) };
+        let Some(Entry::File(active)) = self.queue.get_mut(at) else {
             return Ok(());
         };
+        let truncated = active
+            .truncated()
+            .map_err(|e| TailError::io(&active.path, "stat", e))?;
+        if !truncated {
+            return Ok(());
+        }
         let old_prefix = active.prefix.clone();
         let (offset, line) = (active.offset, active.line);
         let unread = active.unread_known();
@@ -508,13 +655,19 @@ impl Tailer {
         active
             .restart()
             .map_err(|e| TailError::io(&path, "read", e))?;
+        // The copy starts with all that was known of the file; if several
+        // do, the newest (copytruncate's copy is the newest backup).
         let copy = listing
             .files
             .iter()
-            .filter(|c| c.compressed || (c.dev, c.ino) != (dev, ino))
-            .filter(|c| c.compressed || c.size > offset)
-            .find(|c| same_content(&old_prefix, &c.prefix));
-        match copy {
+            .rev()
+            .filter(|c| !c.is_active() && (c.compressed || (c.dev, c.ino) != (dev, ino)))
+            .filter(|c| c.compressed || c.size >= offset)
+            .find(|c| {
+                same_content(&old_prefix, &c.prefix)
+                    || (!old_prefix.is_empty() && c.prefix.starts_with(&old_prefix))
+            });
+        let entry = match copy {
             Some(c) => {
                 tracing::info!(file = %path.display(), copy = %c.path.display(), "reading the rest from the copy");
                 let mut source = Source::open(c).map_err(|e| TailError::io(&c.path, "open", e))?;
@@ -522,21 +675,27 @@ impl Tailer {
                 source
                     .seek_to(offset, line)
                     .map_err(|e| TailError::io(&c.path, "read", e))?;
-                self.queue.push_front(Entry::File(Box::new(source)));
+                Entry::File(Box::new(source))
             }
-            None if unread > 0 => {
-                self.queue.push_front(Entry::Gap(PendingGap {
-                    file: path,
-                    reason: GapReason::Truncated,
-                    unread_bytes: Some(unread),
-                    written_after: None,
-                    written_before: modified,
-                }));
-            }
-            None => {}
-        }
+            None => Entry::Gap(PendingGap {
+                file: path,
+                reason: GapReason::Truncated,
+                unread_bytes: (unread > 0).then_some(unread),
+                written_after: None,
+                written_before: modified,
+            }),
+        };
+        self.queue.insert(at, entry);
         Ok(())
     }
+}
+
+/// (dev, inode) of the file at `path`, if it is one.
+fn identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    fs::metadata(path)
+        .ok()
+        .filter(fs::Metadata::is_file)
+        .map(|m| (m.dev(), m.ino()))
 }
 
 fn known(c: &Candidate) -> Known {
