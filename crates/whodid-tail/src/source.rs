@@ -283,6 +283,41 @@ impl Source {
         Ok(())
     }
 
+    /// A plain file seen empty (no first bytes known) that has content now,
+    /// none of it read yet.
+    pub(crate) fn unverified(&self) -> bool {
+        match &self.reader {
+            Reader::Plain(f) => {
+                self.prefix.is_empty()
+                    && self.read_offset == 0
+                    && f.metadata().is_ok_and(|m| m.len() > 0)
+            }
+            Reader::Gz(_) => false,
+        }
+    }
+
+    /// Takes the first bytes as they are now (after [`Source::unverified`]).
+    pub(crate) fn refresh_prefix_now(&mut self) {
+        if let Reader::Plain(f) = &self.reader {
+            if let Ok(prefix) = f.metadata().and_then(|m| read_prefix_at(f, m.len())) {
+                self.prefix = prefix;
+                self.fingerprint = Fingerprint::of_file(&self.prefix);
+            }
+        }
+    }
+
+    /// Forgets what was read after the line at `offset` (number `line`):
+    /// the events for it were taken back.
+    pub(crate) fn rewind(&mut self, offset: u64, line: u64) {
+        self.offset = offset;
+        self.line = line;
+        self.read_offset = offset;
+        self.start = 0;
+        self.end = 0;
+        self.scanned = 0;
+        self.skip = None;
+    }
+
     /// Bytes known to be written but not handed out as lines.
     pub(crate) fn unread_known(&self) -> u64 {
         self.seen_size

@@ -192,6 +192,16 @@ impl Tailer {
                     continue;
                 }
             }
+            if source.active && source.unverified() {
+                // Content appeared in a file seen empty: it may have been
+                // filled and copytruncated since; a look at the directory
+                // first (a copy then comes before it).
+                source.refresh_prefix_now();
+                self.refresh()?;
+                continue;
+            }
+            let events_before = out.len();
+            let line_start = (source.offset, source.line);
             let (n, eof) = match source.read_lines(budget - *bytes, max_line, out) {
                 Ok(r) => r,
                 Err(e) if source.compressed => {
@@ -211,6 +221,20 @@ impl Tailer {
                 Err(e) => return Err(TailError::io(&source.path, "read", e)),
             };
             *bytes += n;
+            if source.active && !source.compressed {
+                let truncated = source
+                    .truncated()
+                    .map_err(|e| TailError::io(&source.path, "stat", e))?;
+                if truncated {
+                    // Truncated while being read: what was just read may be
+                    // the new content at the old offset. Take it back; the
+                    // copy (if any) has the old content from `line_start`.
+                    out.truncate(events_before);
+                    source.rewind(line_start.0, line_start.1);
+                    self.refresh()?;
+                    continue;
+                }
+            }
             if !eof {
                 return Ok(false);
             }
@@ -307,7 +331,9 @@ impl Tailer {
     fn refresh(&mut self) -> Result<(), TailError> {
         for _ in 0..MAX_RELISTS {
             let listing = list(&self.spec, &mut self.cache)?;
-            self.check_truncation(&listing)?;
+            if !self.check_truncation(&listing)? {
+                continue;
+            }
             if self.absorb(listing)? {
                 return Ok(());
             }

@@ -82,21 +82,11 @@ impl Tailer {
             }
             return Ok(());
         }
-        let truncated_in_place = pos.fingerprint.len > 0
-            && listing
-                .files
-                .iter()
-                .any(|c| c.is_active() && (c.dev, c.ino) == (pos.dev, pos.inode));
-        let reason = if truncated_in_place {
-            // The file at the path is the position's, with other content:
-            // truncated, and its copy (if any) is gone. Backups are older.
-            self.done
-                .extend(listing.files.iter().filter(|c| !c.is_active()).map(known));
-            GapReason::Truncated
-        } else {
-            // Deleted; backups go oldest first, so all that is left is newer.
-            GapReason::ResumeFileGone
-        };
+        // Gone. Backups go oldest first, so all that is left is newer: also
+        // when the file at the path has the position's inode with other
+        // content (truncated and its copy deleted — then the copy was the
+        // newest backup — or the inode number reused by a later file).
+        let reason = GapReason::ResumeFileGone;
         if listing.files.is_empty() {
             self.done.clear();
             return Err(self.missing());

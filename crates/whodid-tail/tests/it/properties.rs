@@ -5,7 +5,7 @@
 //! deletions with copytruncate: see `run`.)
 
 use proptest::prelude::*;
-use whodid_tail::{TailPosition, TailSpec, Tailer};
+use whodid_tail::{RotationNaming, TailPosition, TailSpec, Tailer};
 
 use crate::common::scratch;
 use crate::scenario::{Checker, LogDir, Style};
@@ -45,7 +45,13 @@ fn style() -> impl Strategy<Value = Style> {
 fn run(style: Style, ops: &[Op]) -> Result<(), TestCaseError> {
     let dir = scratch();
     let mut log = LogDir::new(dir.path(), style);
-    let spec = TailSpec::new(&log.active).with_start(whodid_tail::StartAt::OldestBackup);
+    let naming = match style {
+        Style::Lumberjack => RotationNaming::Lumberjack,
+        Style::Logrotate | Style::CopyTruncate => RotationNaming::Logrotate,
+    };
+    let spec = TailSpec::new(&log.active)
+        .with_start(whodid_tail::StartAt::OldestBackup)
+        .with_naming(naming);
     let mut tailer = Tailer::new(spec.clone(), None);
     // The tailer has looked once before anything happens (a first start
     // cannot know what was deleted before it).
@@ -195,6 +201,40 @@ fn empty_backups_deleted_then_rotations() {
             Op::Write(1),
             Op::Rotate,
             Op::Rotate,
+        ],
+    )
+    .unwrap();
+}
+
+#[test]
+fn found_by_proptest_deletions_compression_restarts() {
+    use Op::*;
+    run(
+        Style::Lumberjack,
+        &[
+            Rotate,
+            DeleteOldest,
+            Poll(1),
+            Write(14),
+            Write(7),
+            Rotate,
+            DeleteOldest,
+            Write(1),
+            Rotate,
+            Write(1),
+            Write(12),
+            Partial,
+            Compress(0),
+            Write(10),
+            Poll(1480),
+            Rotate,
+            Rotate,
+            Restart(1),
+            Poll(1),
+            Write(1),
+            Rotate,
+            Poll(53),
+            Restart(0),
         ],
     )
     .unwrap();
