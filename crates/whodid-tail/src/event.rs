@@ -76,9 +76,12 @@ pub enum GapReason {
     /// The tailer cannot know whether the position was already at the
     /// file's end, so `unread_bytes` is `None`.
     ResumeFileGone,
-    /// A rotated backup seen in the directory was deleted before it could be
-    /// opened.
-    BackupDeleted,
+    /// The newest file known was rotated and deleted before the tailer
+    /// looked at the directory again, so backups rotated after it may have
+    /// been deleted unseen (more rotations than the rotator keeps backups,
+    /// between two looks). `file` is the first backup found after it;
+    /// `unread_bytes` is `None`: there may be no loss at all.
+    Unseen,
     /// The file was truncated in place (copytruncate, `: > file`) with bytes
     /// not yet read, and no copy of it was found.
     Truncated,

@@ -13,22 +13,33 @@ pub(crate) struct Known {
     pub(crate) ino: u64,
     pub(crate) compressed: bool,
     pub(crate) prefix: Vec<u8>,
+    /// Consecutive looks at the directory that did not find it.
+    pub(crate) misses: u8,
 }
 
-/// Whether two files start with the same bytes (over the shorter of the two
-/// prefixes; an empty prefix says nothing).
+/// Below this many equal first bytes, two files are the same only if the
+/// equal part ends a line: the first bytes of every kube-apiserver audit log
+/// are the same `{"kind":"Event","apiVersion":"audit.k8s.io/v1",…` header.
+pub(crate) const MATCH_MIN: usize = 512;
+
+/// Whether two files start with the same bytes: equal over the shorter of
+/// the two prefixes, which is long enough to be unique, or ends a line
+/// (lines carry times and ids), or is all of both.
 pub(crate) fn same_content(a: &[u8], b: &[u8]) -> bool {
     let m = a.len().min(b.len());
-    m > 0 && a[..m] == b[..m]
+    m > 0 && a[..m] == b[..m] && (m >= MATCH_MIN || a[m - 1] == b'\n' || a.len() == b.len())
+}
+
+/// Whether `partial` could be the beginning of a copy of `of` still being
+/// written (equal so far, but too short to tell).
+pub(crate) fn maybe_copy(partial: &[u8], of: &[u8]) -> bool {
+    !partial.is_empty() && partial.len() < of.len() && of.starts_with(partial)
 }
 
 impl Known {
-    /// Whether `c` is this file. Empty files have no content to compare and
-    /// are matched by inode.
+    /// Whether `c` is this file: the same first bytes. (Inodes are reused
+    /// once a file is deleted, so they say nothing about files not open.)
     pub(crate) fn is(&self, c: &Candidate) -> bool {
-        if self.prefix.is_empty() || c.prefix.is_empty() {
-            return !self.compressed && !c.compressed && (self.dev, self.ino) == (c.dev, c.ino);
-        }
         same_content(&self.prefix, &c.prefix)
     }
 }

@@ -6,9 +6,8 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use flate2::read::MultiGzDecoder;
 
@@ -28,7 +27,6 @@ pub(crate) struct Candidate {
     pub(crate) ino: u64,
     /// Size on disk (compressed size for `.gz`).
     pub(crate) size: u64,
-    pub(crate) modified: Option<SystemTime>,
     /// The first [`FINGERPRINT_MAX`] bytes of the uncompressed content (fewer
     /// if the file is shorter).
     pub(crate) prefix: Vec<u8>,
@@ -77,22 +75,52 @@ pub(crate) fn split_path(path: &Path) -> (PathBuf, String) {
 
 /// Lists the active file and its backups.
 pub(crate) fn list(spec: &TailSpec, cache: &mut PrefixCache) -> Result<Listing, TailError> {
+    let mut attempt = 0;
+    loop {
+        let (listing, raced) = list_once(spec, cache)?;
+        attempt += 1;
+        if !raced || attempt >= MAX_READS {
+            return Ok(listing);
+        }
+    }
+}
+
+/// One listing, and whether a file vanished while it was made (renamed
+/// under it: list again, or it would be missing).
+fn list_once(spec: &TailSpec, cache: &mut PrefixCache) -> Result<(Listing, bool), TailError> {
+    let mut raced = false;
+    // The active file first: every backup rotated from it or from an older
+    // one is then already in the directory when it is read (the other
+    // order misses a rotation that happens in between).
+    let (active, mut active_file) = match fs::metadata(&spec.path) {
+        Ok(meta) if meta.is_file() => match read_prefix(&spec.path, false) {
+            Ok(prefix) => (
+                ActiveState::File,
+                Some(candidate(spec.path.clone(), None, false, &meta, prefix)),
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (ActiveState::Missing, None),
+            Err(e) => return Err(TailError::io(&spec.path, "open", e)),
+        },
+        Ok(_) => (ActiveState::NotAFile, None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (ActiveState::Missing, None),
+        Err(e) => return Err(TailError::io(&spec.path, "stat", e)),
+    };
     let (dir, active_name) = split_path(&spec.path);
-    let entries = fs::read_dir(&dir).map_err(|e| TailError::io(&dir, "list directory", e))?;
+    let names = stable_names(&dir, spec)?;
     let mut files = Vec::new();
     let mut seen = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| TailError::io(&dir, "list directory", e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(backup) = classify(&active_name, name, spec.naming) else {
+    for name in names {
+        let Some(backup) = classify(&active_name, &name, spec.naming) else {
             continue;
         };
-        let path = entry.path();
+        let path = dir.join(&name);
         let meta = match fs::metadata(&path) {
             Ok(meta) if meta.is_file() => meta,
             Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                raced = true;
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "backup not readable; skipped");
                 continue;
@@ -109,13 +137,20 @@ pub(crate) fn list(spec: &TailSpec, cache: &mut PrefixCache) -> Result<Listing, 
         };
         let prefix = match prefix {
             Ok(prefix) => prefix,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                raced = true;
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "backup not readable; skipped");
                 continue;
             }
         };
         if backup.compressed {
+            if prefix.is_empty() {
+                // Being written (or empty): nothing to read or recognise yet.
+                continue;
+            }
             cache.gz.insert(key, prefix.clone());
         }
         seen.push(key);
@@ -128,22 +163,64 @@ pub(crate) fn list(spec: &TailSpec, cache: &mut PrefixCache) -> Result<Listing, 
         ));
     }
     cache.gz.retain(|key, _| seen.contains(key));
-    files.sort_by(|a, b| a.key.cmp(&b.key));
-
-    let active = match fs::metadata(&spec.path) {
-        Ok(meta) if meta.is_file() => match read_prefix(&spec.path, false) {
-            Ok(prefix) => {
-                files.push(candidate(spec.path.clone(), None, false, &meta, prefix));
-                ActiveState::File
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => ActiveState::Missing,
-            Err(e) => return Err(TailError::io(&spec.path, "open", e)),
-        },
-        Ok(_) => ActiveState::NotAFile,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => ActiveState::Missing,
-        Err(e) => return Err(TailError::io(&spec.path, "stat", e)),
+    // A backup and its `.gz` (while being compressed): the plain one first.
+    files.sort_by(|a, b| a.key.cmp(&b.key).then(a.compressed.cmp(&b.compressed)));
+    if let Some(a) = &active_file {
+        let moved = identity(&spec.path) != Some((a.dev, a.ino));
+        raced |= moved;
+        if moved
+            || files
+                .iter()
+                .any(|c| !c.compressed && (c.dev, c.ino) == (a.dev, a.ino))
+        {
+            // Rotated while the directory was read: it is a backup now, and
+            // the new active file is for the next look.
+            active_file = None;
+        }
+    }
+    let active = if active_file.is_none() && active == ActiveState::File {
+        ActiveState::Missing
+    } else {
+        active
     };
-    Ok(Listing { files, active })
+    files.extend(active_file);
+    Ok((Listing { files, active }, raced))
+}
+
+/// The directory's entries. `readdir` may miss a file renamed into the
+/// directory while it runs (POSIX leaves it unspecified), so the directory
+/// is read until two reads agree and the active file stayed the same.
+fn stable_names(dir: &Path, spec: &TailSpec) -> Result<Vec<String>, TailError> {
+    let mut last = read_names(dir)?;
+    for _ in 0..MAX_READS {
+        let before = identity(&spec.path);
+        let names = read_names(dir)?;
+        if names == last && identity(&spec.path) == before {
+            break;
+        }
+        last = names;
+    }
+    Ok(last.into_iter().map(|(name, _)| name).collect())
+}
+
+/// How often a changing directory is read again.
+const MAX_READS: usize = 8;
+
+fn read_names(dir: &Path) -> Result<Vec<(String, u64)>, TailError> {
+    let entries = fs::read_dir(dir).map_err(|e| TailError::io(dir, "list directory", e))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| TailError::io(dir, "list directory", e))?;
+        if let Ok(name) = entry.file_name().into_string() {
+            names.push((name, entry.ino()));
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn cache_key(meta: &fs::Metadata) -> (u64, u64, u64, i64, i64) {
@@ -170,7 +247,6 @@ fn candidate(
         dev: meta.dev(),
         ino: meta.ino(),
         size: meta.len(),
-        modified: meta.modified().ok(),
         prefix,
     }
 }

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::identity::MATCH_MIN;
+
 /// The format version of [`TailPosition`] this build writes and reads.
 pub const POSITION_VERSION: u32 = 1;
 
@@ -32,7 +34,7 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// The fingerprint of `prefix` (the caller passes at most
     /// [`FINGERPRINT_MAX`] bytes).
-    pub fn of(prefix: &[u8]) -> Fingerprint {
+    pub(crate) fn of(prefix: &[u8]) -> Fingerprint {
         let digest = Sha256::digest(prefix);
         let mut sha256 = String::with_capacity(64);
         for byte in digest {
@@ -52,7 +54,25 @@ impl Fingerprint {
         let Ok(len) = usize::try_from(self.len) else {
             return false;
         };
-        len > 0 && prefix.len() >= len && Fingerprint::of(&prefix[..len]) == *self
+        len > 0
+            && prefix.len() >= len
+            && (len >= MATCH_MIN || prefix[len - 1] == b'\n')
+            && Fingerprint::of(&prefix[..len]) == *self
+    }
+
+    /// The fingerprint of a file whose first bytes are `prefix`: all of
+    /// them when they are enough to tell files apart, else only its
+    /// complete lines (possibly none: then it is empty).
+    pub fn of_file(prefix: &[u8]) -> Fingerprint {
+        let len = if prefix.len() >= MATCH_MIN {
+            prefix.len()
+        } else {
+            prefix
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+        };
+        Fingerprint::of(&prefix[..len])
     }
 }
 

@@ -14,6 +14,10 @@ use crate::event::TailEvent;
 use crate::listing::{read_up_to, Candidate};
 use crate::position::{Fingerprint, TailPosition, FINGERPRINT_MAX, POSITION_VERSION};
 
+/// The message of the error [`Source::open`] returns when the path no
+/// longer is the file listed.
+pub(crate) const CHANGED: &str = "file changed since the directory was listed";
+
 /// How much is read from a file at a time.
 const CHUNK: usize = 128 * 1024;
 
@@ -73,6 +77,9 @@ pub(crate) struct Source {
     /// The largest size seen for the file (bytes we know were written).
     pub(crate) seen_size: u64,
     pub(crate) modified: Option<SystemTime>,
+    /// Where the last look at the directory listed it (for ordering new
+    /// files among open ones).
+    pub(crate) listed_at: Option<usize>,
 }
 
 impl std::fmt::Debug for Source {
@@ -94,22 +101,31 @@ impl Source {
     pub(crate) fn open(c: &Candidate) -> io::Result<Source> {
         let file = File::open(&c.path)?;
         let meta = file.metadata()?;
+        if (meta.dev(), meta.ino()) != (c.dev, c.ino) {
+            // Renamed or replaced since the directory was listed.
+            return Err(io::Error::other(CHANGED));
+        }
         let (reader, prefix) = if c.compressed {
-            let prefix = if (meta.dev(), meta.ino()) == (c.dev, c.ino) {
-                c.prefix.clone()
-            } else {
-                read_up_to(
-                    MultiGzDecoder::new(file.try_clone()?),
-                    FINGERPRINT_MAX,
-                    true,
-                )?
-            };
-            (Reader::Gz(Box::new(MultiGzDecoder::new(file))), prefix)
+            let mut file = file;
+            let now = read_up_to(MultiGzDecoder::new(&file), c.prefix.len(), true)?;
+            if now != c.prefix {
+                return Err(io::Error::other(CHANGED));
+            }
+            file.seek(SeekFrom::Start(0))?;
+            (
+                Reader::Gz(Box::new(MultiGzDecoder::new(file))),
+                c.prefix.clone(),
+            )
         } else {
             let prefix = read_prefix_at(&file, meta.len())?;
+            if !prefix.starts_with(&c.prefix) {
+                // Another file with the listed one's inode (it was deleted
+                // and the number reused).
+                return Err(io::Error::other(CHANGED));
+            }
             (Reader::Plain(file), prefix)
         };
-        let fingerprint = Fingerprint::of(&prefix);
+        let fingerprint = Fingerprint::of_file(&prefix);
         Ok(Source {
             path: c.path.clone(),
             dev: meta.dev(),
@@ -129,6 +145,7 @@ impl Source {
             skip: None,
             seen_size: if c.compressed { 0 } else { meta.len() },
             modified: meta.modified().ok(),
+            listed_at: None,
         })
     }
 
@@ -164,6 +181,12 @@ impl Source {
         }
     }
 
+    /// Whether positions in this file can be recognised later (it has
+    /// content to fingerprint).
+    pub(crate) fn identifiable(&self) -> bool {
+        self.fingerprint.len > 0
+    }
+
     /// The position of the next unread line.
     pub(crate) fn position(&self) -> TailPosition {
         self.position_at(self.offset, self.line)
@@ -193,7 +216,7 @@ impl Source {
         }
         let to = bytes.len().min(FINGERPRINT_MAX - self.prefix.len() + from);
         self.prefix.extend_from_slice(&bytes[from..to]);
-        self.fingerprint = Fingerprint::of(&self.prefix);
+        self.fingerprint = Fingerprint::of_file(&self.prefix);
     }
 
     /// For a plain file shorter than the fingerprint size when opened: reads
@@ -205,7 +228,7 @@ impl Source {
                 let prefix = read_prefix_at(f, len)?;
                 if prefix.len() > self.prefix.len() && prefix.starts_with(&self.prefix) {
                     self.prefix = prefix;
-                    self.fingerprint = Fingerprint::of(&self.prefix);
+                    self.fingerprint = Fingerprint::of_file(&self.prefix);
                 }
             }
         }
@@ -235,7 +258,7 @@ impl Source {
         }
         if now.len() > self.prefix.len() {
             self.prefix = now;
-            self.fingerprint = Fingerprint::of(&self.prefix);
+            self.fingerprint = Fingerprint::of_file(&self.prefix);
         }
         Ok(false)
     }
@@ -247,7 +270,7 @@ impl Source {
             f.seek(SeekFrom::Start(0))?;
             let len = f.metadata()?.len();
             self.prefix = read_prefix_at(f, len)?;
-            self.fingerprint = Fingerprint::of(&self.prefix);
+            self.fingerprint = Fingerprint::of_file(&self.prefix);
             self.seen_size = len;
         }
         self.offset = 0;
@@ -258,6 +281,41 @@ impl Source {
         self.scanned = 0;
         self.skip = None;
         Ok(())
+    }
+
+    /// A plain file seen empty (no first bytes known) that has content now,
+    /// none of it read yet.
+    pub(crate) fn unverified(&self) -> bool {
+        match &self.reader {
+            Reader::Plain(f) => {
+                self.prefix.is_empty()
+                    && self.read_offset == 0
+                    && f.metadata().is_ok_and(|m| m.len() > 0)
+            }
+            Reader::Gz(_) => false,
+        }
+    }
+
+    /// Takes the first bytes as they are now (after [`Source::unverified`]).
+    pub(crate) fn refresh_prefix_now(&mut self) {
+        if let Reader::Plain(f) = &self.reader {
+            if let Ok(prefix) = f.metadata().and_then(|m| read_prefix_at(f, m.len())) {
+                self.prefix = prefix;
+                self.fingerprint = Fingerprint::of_file(&self.prefix);
+            }
+        }
+    }
+
+    /// Forgets what was read after the line at `offset` (number `line`):
+    /// the events for it were taken back.
+    pub(crate) fn rewind(&mut self, offset: u64, line: u64) {
+        self.offset = offset;
+        self.line = line;
+        self.read_offset = offset;
+        self.start = 0;
+        self.end = 0;
+        self.scanned = 0;
+        self.skip = None;
     }
 
     /// Bytes known to be written but not handed out as lines.

@@ -14,11 +14,21 @@ use std::time::SystemTime;
 
 use crate::error::TailError;
 use crate::event::{GapReason, PollOutcome, TailEvent};
-use crate::identity::{same_content, Known};
-use crate::listing::{list, ActiveState, Candidate, Listing, PrefixCache};
-use crate::position::{TailPosition, POSITION_VERSION};
+use crate::identity::Known;
+use crate::listing::{list, Candidate, PrefixCache};
+use crate::position::{TailPosition, FINGERPRINT_MAX};
 use crate::source::Source;
-use crate::spec::{StartAt, TailSpec};
+use crate::spec::TailSpec;
+
+mod directory;
+mod resume;
+mod truncation;
+
+/// How often a directory is listed again when files change while it is.
+const MAX_RELISTS: usize = 5;
+
+/// After how many listings without it a file read to its end is forgotten.
+const FORGET_AFTER_MISSES: u8 = 16;
 
 /// A gap to report when reading reaches its place in the queue.
 #[derive(Debug)]
@@ -28,6 +38,19 @@ struct PendingGap {
     unread_bytes: Option<u64>,
     written_after: Option<SystemTime>,
     written_before: Option<SystemTime>,
+}
+
+/// What a listed file is to the tailer.
+#[derive(Clone, Copy, Debug)]
+enum Class {
+    /// Open (queue index): itself, or a copy of it.
+    Held(usize),
+    /// Read to its end (index in `done`).
+    Done(usize),
+    /// Perhaps a copy of a known file, still being written.
+    Pending,
+    /// Not seen before.
+    New,
 }
 
 #[derive(Debug)]
@@ -86,7 +109,7 @@ impl Tailer {
 
     fn front_position(&self) -> Option<TailPosition> {
         match self.queue.front() {
-            Some(Entry::File(s)) if !s.prefix.is_empty() => Some(s.position()),
+            Some(Entry::File(s)) if s.identifiable() => Some(s.position()),
             _ => None,
         }
     }
@@ -133,7 +156,7 @@ impl Tailer {
         out: &mut Vec<TailEvent>,
     ) -> Result<bool, TailError> {
         if !self.initialized {
-            self.initialize(out)?;
+            self.initialize()?;
         } else {
             self.refresh_if_moved()?;
         }
@@ -142,6 +165,10 @@ impl Tailer {
             let Some(front) = self.queue.front_mut() else {
                 self.refresh()?;
                 if self.queue.is_empty() {
+                    if self.active_id.is_some() {
+                        // The active file is there, empty.
+                        return Ok(true);
+                    }
                     return Err(self.missing());
                 }
                 continue;
@@ -160,10 +187,21 @@ impl Tailer {
                     .truncated()
                     .map_err(|e| TailError::io(&source.path, "stat", e))?;
                 if truncated {
-                    self.on_truncated(out)?;
+                    // Looking at the directory handles it (the copy is there).
+                    self.refresh()?;
                     continue;
                 }
             }
+            if source.active && source.unverified() {
+                // Content appeared in a file seen empty: it may have been
+                // filled and copytruncated since; a look at the directory
+                // first (a copy then comes before it).
+                source.refresh_prefix_now();
+                self.refresh()?;
+                continue;
+            }
+            let events_before = out.len();
+            let line_start = (source.offset, source.line);
             let (n, eof) = match source.read_lines(budget - *bytes, max_line, out) {
                 Ok(r) => r,
                 Err(e) if source.compressed => {
@@ -183,6 +221,20 @@ impl Tailer {
                 Err(e) => return Err(TailError::io(&source.path, "read", e)),
             };
             *bytes += n;
+            if source.active && !source.compressed {
+                let truncated = source
+                    .truncated()
+                    .map_err(|e| TailError::io(&source.path, "stat", e))?;
+                if truncated {
+                    // Truncated while being read: what was just read may be
+                    // the new content at the old offset. Take it back; the
+                    // copy (if any) has the old content from `line_start`.
+                    out.truncate(events_before);
+                    source.rewind(line_start.0, line_start.1);
+                    self.refresh()?;
+                    continue;
+                }
+            }
             if !eof {
                 return Ok(false);
             }
@@ -195,6 +247,8 @@ impl Tailer {
                 continue;
             }
             self.finish_front(out);
+            // Look again before the next file: rotations go on meanwhile.
+            self.refresh_if_moved()?;
         }
     }
 
@@ -205,15 +259,22 @@ impl Tailer {
             return;
         };
         source.finish(self.spec.max_line_bytes, out);
-        if !source.prefix.is_empty() {
+        // Remember all of its first bytes (an error keeps what is known).
+        let _ = source.refresh_prefix();
+        if source.identifiable() {
             self.last = Some(source.position());
         }
         tracing::debug!(file = %source.path.display(), lines = source.line - 1, "file read to its end");
+        if source.prefix.is_empty() {
+            // Nothing to recognise it by (and nothing was read from it).
+            return;
+        }
         self.done.push(Known {
             dev: source.dev,
             ino: source.ino,
             compressed: source.compressed,
             prefix: std::mem::take(&mut source.prefix),
+            misses: 0,
         });
     }
 
@@ -252,7 +313,14 @@ impl Tailer {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(TailError::io(&self.spec.path, "stat", e)),
         };
-        if now != self.active_id || (now.is_none() && self.queue.is_empty()) {
+        // While the active file is shorter than a fingerprint, a copytruncate
+        // of content never seen would go unnoticed at the path itself; the
+        // copy shows in the directory.
+        let short = self
+            .queue
+            .iter()
+            .any(|e| matches!(e, Entry::File(s) if s.active && s.prefix.len() < FINGERPRINT_MAX));
+        if now != self.active_id || self.queue.is_empty() || short {
             self.refresh()?;
         }
         Ok(())
@@ -261,238 +329,26 @@ impl Tailer {
     /// Looks at the directory: marks which open file is still the active
     /// one, and queues (opened) every file neither open nor already read.
     fn refresh(&mut self) -> Result<(), TailError> {
-        let listing = list(&self.spec, &mut self.cache)?;
-        self.absorb(listing)
-    }
-
-    fn absorb(&mut self, listing: Listing) -> Result<(), TailError> {
-        let active_id = listing
-            .files
-            .iter()
-            .find(|c| c.is_active())
-            .map(|c| (c.dev, c.ino));
-        for entry in &mut self.queue {
-            if let Entry::File(s) = entry {
-                // A short prefix may have grown; an error leaves it as it was.
-                let _ = s.refresh_prefix();
-                s.active = !s.compressed && Some((s.dev, s.ino)) == active_id;
-            }
-        }
-        self.active_id = active_id;
-        let mut seen_done = vec![false; self.done.len()];
-        for c in listing.files {
-            if let Some(s) = self.held_mut(&c) {
-                if !c.compressed && (s.dev, s.ino) == (c.dev, c.ino) {
-                    s.path = c.path;
-                }
+        for _ in 0..MAX_RELISTS {
+            let listing = list(&self.spec, &mut self.cache)?;
+            if !self.check_truncation(&listing)? {
                 continue;
             }
-            if let Some(i) = self.done.iter().position(|k| k.is(&c)) {
-                seen_done[i] = true;
-                continue;
+            if self.absorb(listing)? {
+                return Ok(());
             }
-            self.enqueue(&c)?;
         }
-        let mut i = 0;
-        self.done.retain(|_| {
-            i += 1;
-            seen_done[i - 1]
-        });
+        tracing::debug!(path = %self.spec.path.display(), "directory kept changing while listed");
         Ok(())
     }
+}
 
-    /// The open file `c` is (by inode) or a copy of (by content).
-    fn held_mut(&mut self, c: &Candidate) -> Option<&mut Source> {
-        self.queue.iter_mut().find_map(|e| match e {
-            Entry::File(s)
-                if (!c.compressed && !s.compressed && (s.dev, s.ino) == (c.dev, c.ino))
-                    || same_content(&s.prefix, &c.prefix) =>
-            {
-                Some(&mut **s)
-            }
-            _ => None,
-        })
-    }
-
-    /// Opens a newly seen file and queues it: a backup before the active
-    /// file (if that is still open and active), the active file last.
-    fn enqueue(&mut self, c: &Candidate) -> Result<(), TailError> {
-        let entry = match Source::open(c) {
-            Ok(mut source) => {
-                source.active = c.is_active();
-                Entry::File(Box::new(source))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound && c.is_active() => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Entry::Gap(PendingGap {
-                file: c.path.clone(),
-                reason: GapReason::BackupDeleted,
-                unread_bytes: (!c.compressed).then_some(c.size),
-                written_after: None,
-                written_before: c.modified,
-            }),
-            Err(e) => return Err(TailError::io(&c.path, "open", e)),
-        };
-        tracing::debug!(file = %c.path.display(), "new file queued");
-        let active_at = self
-            .queue
-            .iter()
-            .position(|e| matches!(e, Entry::File(s) if s.active));
-        match active_at {
-            Some(i) if !c.is_active() => self.queue.insert(i, entry),
-            _ => self.queue.push_back(entry),
-        }
-        Ok(())
-    }
-
-    /// First look at the directory: find where to start.
-    fn initialize(&mut self, out: &mut Vec<TailEvent>) -> Result<(), TailError> {
-        if let Some(pos) = &self.resume {
-            if pos.version != POSITION_VERSION {
-                return Err(TailError::PositionVersion {
-                    name: pos.name.clone(),
-                    found: pos.version,
-                    supported: POSITION_VERSION,
-                });
-            }
-        }
-        let listing = list(&self.spec, &mut self.cache)?;
-        match self.resume.clone() {
-            None => self.start_fresh(listing)?,
-            Some(pos) => self.resume_at(&pos, listing, out)?,
-        }
-        self.initialized = true;
-        self.resume = None;
-        Ok(())
-    }
-
-    fn start_fresh(&mut self, mut listing: Listing) -> Result<(), TailError> {
-        if listing.active != ActiveState::File && self.spec.start == StartAt::ActiveFile {
-            return Err(self.missing());
-        }
-        if self.spec.start == StartAt::ActiveFile {
-            for c in listing.files.iter().filter(|c| !c.is_active()) {
-                self.done.push(known(c));
-            }
-            listing.files.retain(Candidate::is_active);
-        }
-        self.absorb(listing)?;
-        if self.queue.is_empty() {
-            return Err(self.missing());
-        }
-        Ok(())
-    }
-
-    fn resume_at(
-        &mut self,
-        pos: &TailPosition,
-        mut listing: Listing,
-        out: &mut Vec<TailEvent>,
-    ) -> Result<(), TailError> {
-        match find_position_file(pos, &listing.files) {
-            Some(i) => {
-                let rest = listing.files.split_off(i + 1);
-                let Some(c) = listing.files.pop() else {
-                    return Err(self.missing());
-                };
-                self.done.extend(listing.files.iter().map(known));
-                let mut source = Source::open(&c).map_err(|e| TailError::io(&c.path, "open", e))?;
-                let complete = source
-                    .seek_to(pos.offset, pos.line)
-                    .map_err(|e| TailError::io(&c.path, "read", e))?;
-                if !complete {
-                    tracing::warn!(file = %c.path.display(), offset = pos.offset, "resume file shorter than the position; continuing at its end");
-                }
-                tracing::info!(file = %c.path.display(), offset = pos.offset, line = pos.line, "resuming");
-                self.queue.push_back(Entry::File(Box::new(source)));
-                self.absorb(Listing {
-                    files: rest,
-                    active: listing.active,
-                })?;
-            }
-            None => {
-                let truncated_in_place = pos.fingerprint.len > 0
-                    && listing
-                        .files
-                        .iter()
-                        .any(|c| c.is_active() && (c.dev, c.ino) == (pos.dev, pos.inode));
-                let gap = if truncated_in_place {
-                    // The file at the path is the position's, with other
-                    // content: truncated, and its copy (if any) is gone.
-                    for c in listing.files.iter().filter(|c| !c.is_active()) {
-                        self.done.push(known(c));
-                    }
-                    listing.files.retain(Candidate::is_active);
-                    GapReason::Truncated
-                } else {
-                    // Deleted; backups go oldest first, so all that is left
-                    // is newer.
-                    GapReason::ResumeFileGone
-                };
-                if listing.files.is_empty() {
-                    return Err(self.missing());
-                }
-                self.queue.push_back(Entry::Gap(PendingGap {
-                    file: pos.name.clone(),
-                    reason: gap,
-                    unread_bytes: None,
-                    written_after: None,
-                    written_before: None,
-                }));
-                self.absorb(listing)?;
-                let _ = out;
-            }
-        }
-        Ok(())
-    }
-
-    /// The active file was truncated in place. Its unread rest is read from
-    /// a copy (copytruncate) if one is found, else reported as a gap; then
-    /// it is read again from its first byte.
-    fn on_truncated(&mut self, out: &mut Vec<TailEvent>) -> Result<(), TailError> {
-        let listing = list(&self.spec, &mut self.cache)?;
-        let Some(Entry::File(active)) = self.queue.front_mut() else {
-            return Ok(());
-        };
-        let old_prefix = active.prefix.clone();
-        let (offset, line) = (active.offset, active.line);
-        let unread = active.unread_known();
-        let path = active.path.clone();
-        let modified = active.modified;
-        let (dev, ino) = (active.dev, active.ino);
-        tracing::warn!(file = %path.display(), offset, "file truncated in place");
-        active
-            .restart()
-            .map_err(|e| TailError::io(&path, "read", e))?;
-        let copy = listing
-            .files
-            .iter()
-            .filter(|c| c.compressed || (c.dev, c.ino) != (dev, ino))
-            .filter(|c| c.compressed || c.size > offset)
-            .find(|c| same_content(&old_prefix, &c.prefix));
-        match copy {
-            Some(c) => {
-                tracing::info!(file = %path.display(), copy = %c.path.display(), "reading the rest from the copy");
-                let mut source = Source::open(c).map_err(|e| TailError::io(&c.path, "open", e))?;
-                source.active = false;
-                source
-                    .seek_to(offset, line)
-                    .map_err(|e| TailError::io(&c.path, "read", e))?;
-                self.queue.push_front(Entry::File(Box::new(source)));
-            }
-            None if unread > 0 => {
-                self.queue.push_front(Entry::Gap(PendingGap {
-                    file: path,
-                    reason: GapReason::Truncated,
-                    unread_bytes: Some(unread),
-                    written_after: None,
-                    written_before: modified,
-                }));
-            }
-            None => {}
-        }
-        let _ = out;
-        Ok(())
-    }
+/// (dev, inode) of the file at `path`, if it is one.
+fn identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    fs::metadata(path)
+        .ok()
+        .filter(fs::Metadata::is_file)
+        .map(|m| (m.dev(), m.ino()))
 }
 
 fn known(c: &Candidate) -> Known {
@@ -501,29 +357,6 @@ fn known(c: &Candidate) -> Known {
         ino: c.ino,
         compressed: c.compressed,
         prefix: c.prefix.clone(),
+        misses: 0,
     }
-}
-
-/// Where the position's file is in the listing: the same inode with the
-/// same first bytes, else a copy with the same first bytes (a `.gz`, a
-/// copytruncate copy), uncompressed and same-named ones first.
-fn find_position_file(pos: &TailPosition, files: &[Candidate]) -> Option<usize> {
-    let fp = &pos.fingerprint;
-    let by_inode = files.iter().position(|c| {
-        !c.compressed
-            && (c.dev, c.ino) == (pos.dev, pos.inode)
-            && c.size >= pos.offset
-            && (fp.len == 0 || fp.matches(&c.prefix))
-    });
-    if by_inode.is_some() {
-        return by_inode;
-    }
-    let matching: Vec<usize> = (0..files.len())
-        .filter(|&i| fp.matches(&files[i].prefix))
-        .filter(|&i| files[i].compressed || files[i].size >= pos.offset)
-        .collect();
-    matching
-        .iter()
-        .copied()
-        .min_by_key(|&i| (files[i].compressed, files[i].path != pos.name))
 }
