@@ -21,7 +21,8 @@ pub const GAP_ACTION: &str = "whodid.gap";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GapReason {
-    /// A rotated file was deleted before it was read to the end.
+    /// A rotated file was deleted before it was read to the end (or
+    /// backups may have been rotated and deleted unseen: `lostBytes` absent).
     RotatedFileDeleted,
     /// A file was truncated in place with bytes not yet read.
     Truncated,
@@ -35,6 +36,8 @@ pub enum GapReason {
     SilenceEnded,
     /// A line too long to keep was skipped.
     LineTooLong,
+    /// A file cannot be decoded from some point on (corrupt or cut gzip).
+    Unreadable,
 }
 
 /// What is known about one gap.

@@ -199,11 +199,9 @@ impl TailSource {
                                 whodid_tail::GapReason::ResumeFileGone => {
                                     GapReason::ResumeFileMissing
                                 }
-                                whodid_tail::GapReason::BackupDeleted => {
-                                    GapReason::RotatedFileDeleted
-                                }
+                                whodid_tail::GapReason::Unseen => GapReason::RotatedFileDeleted,
                                 whodid_tail::GapReason::Truncated => GapReason::Truncated,
-                                _ => GapReason::RotatedFileDeleted,
+                                whodid_tail::GapReason::Unreadable => GapReason::Unreadable,
                             };
                             tracing::warn!(source = %self.config.name, file = %file.display(), reason = ?reason, "data lost before it could be read");
                             gaps.push(self.gap(
@@ -240,7 +238,9 @@ impl TailSource {
                         .rev()
                         .find(|(_, at, _)| at.offset < pending.offset || at.line < pending.line)
                         .map(|(_, _, a)| a.clone()),
-                    None => afters.last().map(|(_, _, a)| a.clone()),
+                    // Nothing half-read: the tailer's own position, which is
+                    // already in the next file once one is finished.
+                    None => tailer.position().or_else(|| afters.last().map(|(_, _, a)| a.clone())),
                 };
                 if !gaps.is_empty() {
                     self.metrics
