@@ -240,7 +240,9 @@ impl TailSource {
                         .map(|(_, _, a)| a.clone()),
                     // Nothing half-read: the tailer's own position, which is
                     // already in the next file once one is finished.
-                    None => tailer.position().or_else(|| afters.last().map(|(_, _, a)| a.clone())),
+                    None => tailer
+                        .position()
+                        .or_else(|| afters.last().map(|(_, _, a)| a.clone())),
                 };
                 if !gaps.is_empty() {
                     self.metrics

@@ -212,6 +212,30 @@ pub(crate) struct ClusterConfig {
     /// The apiserver's `--audit-log-path` files, tailed through rotation.
     #[serde(default)]
     pub(crate) audit_logs: Vec<PathBuf>,
+    /// Where a log never read before starts: `oldest` (its backups still on disk, then the file) or `active` (the active file only).
+    #[serde(default)]
+    pub(crate) start: StartFrom,
+}
+
+/// Where a file source never read before starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum StartFrom {
+    /// The oldest backup still on disk: nothing written before whodid first
+    /// looked is skipped.
+    #[default]
+    Oldest,
+    /// The active file's first byte: backups are history (import them with `whodid ingest`).
+    Active,
+}
+
+impl StartFrom {
+    pub(crate) fn tail(self) -> whodid_tail::StartAt {
+        match self {
+            StartFrom::Oldest => whodid_tail::StartAt::OldestBackup,
+            StartFrom::Active => whodid_tail::StartAt::ActiveFile,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -246,6 +270,9 @@ pub(crate) struct SourceConfig {
     /// Longer lines are skipped and reported.
     #[serde(default)]
     pub(crate) max_line_bytes: Option<usize>,
+    /// Where a file never read before starts (`oldest` or `active`).
+    #[serde(default)]
+    pub(crate) start: StartFrom,
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

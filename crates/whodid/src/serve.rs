@@ -318,7 +318,9 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
             tails.push((
                 TailSourceConfig {
                     name: format!("kube-log:{}:{i}", cluster.name),
-                    spec: TailSpec::new(path).with_max_line_bytes(KUBE_MAX_LINE_BYTES),
+                    spec: TailSpec::new(path)
+                        .with_max_line_bytes(KUBE_MAX_LINE_BYTES)
+                        .with_start(cluster.start.tail()),
                     cluster: cluster.name.clone(),
                     host: String::new(),
                     poll_interval: Duration::from_millis(200),
@@ -339,7 +341,8 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
             TailSourceConfig {
                 name: source.name.clone(),
                 spec: TailSpec::new(&source.path)
-                    .with_max_line_bytes(source.max_line_bytes.unwrap_or(1 << 20)),
+                    .with_max_line_bytes(source.max_line_bytes.unwrap_or(1 << 20))
+                    .with_start(source.start.tail()),
                 cluster: String::new(),
                 host: source.host.clone(),
                 poll_interval: Duration::from_millis(200),
