@@ -19,5 +19,9 @@ mod kube_envelopes;
 mod pgaudit_fixtures;
 /// Arbitrary bytes never panic (proptest).
 mod properties;
+/// A real pgaudit (PostgreSQL 15 from the test harness).
+mod real_pgaudit;
+/// A real sshd + sudo + rsyslogd (from the test harness).
+mod real_sshd;
 /// Redaction of passwords before storage.
 mod redaction;
