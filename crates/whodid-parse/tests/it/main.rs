@@ -15,6 +15,8 @@ mod authlog_fixtures;
 mod bad_input;
 /// Kubernetes events from the real capture to envelopes.
 mod kube_envelopes;
+/// systemd-logind session lines; sshd's own log file (real sshd -E).
+mod logind_and_sshd_e;
 /// pgaudit in stderr/csvlog/jsonlog: census, formats agreeing, goldens, filter.
 mod pgaudit_fixtures;
 /// Arbitrary bytes never panic (proptest).
