@@ -11,6 +11,7 @@ mod key;
 mod output;
 mod policy;
 mod prove;
+mod report;
 mod serve;
 mod verify;
 
@@ -57,6 +58,9 @@ enum Command {
     /// Work with kube-apiserver audit policies (audit.k8s.io/v1 Policy): check, test on a captured log, apply, decide.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Evidence reports from the journal (`shared-accounts`: who used which group account, with which key, and what they ran).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Prove(command) => prove::run(command),
         Command::VerifyProof(args) => prove::verify_proof(args),
         Command::Key(command) => key::run(command),
+        Command::Report(command) => report::run(command),
     };
     match outcome {
         Ok(code) => code,

@@ -15,7 +15,7 @@ use whodid_testkit::workloads::ssh_scenario;
 use whodid_testkit::{Sshd, SshdConfig};
 
 const EVE_FP: &str = "SHA256:KIbjlpoKCIWYgTPg71k6I0dTGf/ns0BCPLBv9+6oyoU";
-const MALLORY_FP: &str = "SHA256:dchiGbLp6JcMvNuMn5SYa1ZSvLLJR2bX3UwJq7p6Yw8";
+const MALLORY_FP: &str = "SHA256:dchiYwNUR/7zernn1ivYKxaRMo308o2bc/XKAtYspmk";
 
 fn registry() -> KeyRegistry {
     let mut registry = KeyRegistry::new();

@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod journal_cli;
+mod journal_of;
 mod policy_apply;
 mod policy_check;
 mod policy_decide;
 mod policy_test;
+mod report_shared_accounts;
 mod util;
