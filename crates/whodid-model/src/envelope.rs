@@ -51,6 +51,21 @@ pub struct Envelope {
     /// Values removed before storage (secret data, tokens, passwords), by JSON path or field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redacted: Vec<String>,
+    /// Where a record read from a file came from, on the last record of each
+    /// batch a tailer appends: what lets a restarted tailer continue exactly
+    /// after the last durable line (see `whodid_ingest::positions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// The source position a tailed record was read at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The configured source's name (unique per data directory).
+    pub source: String,
+    /// The tailer's resume position just after this record, as the tailer
+    /// serialises it (opaque here).
+    pub after: serde_json::Value,
 }
 
 impl Envelope {
@@ -154,6 +169,7 @@ mod tests {
             source: "10.0.0.7:51234".into(),
             outcome: Outcome::Success,
             redacted: vec![],
+            origin: None,
         };
         let json = envelope.to_json();
         let text = std::str::from_utf8(&json).unwrap();

@@ -13,5 +13,5 @@ mod envelope;
 pub mod k8s;
 mod stream;
 
-pub use envelope::{Actor, ActorKind, Envelope, Outcome, ENVELOPE_VERSION};
+pub use envelope::{Actor, ActorKind, Envelope, Origin, Outcome, ENVELOPE_VERSION};
 pub use stream::{Stream, UnknownStream};

@@ -5,14 +5,18 @@
 //! and returns `anyhow::Result<ExitCode>`; library crates below return typed
 //! errors, and this is the only place where they become text for a person.
 
+mod config;
+mod ingest;
 mod input;
 mod journal_args;
+mod k8s;
 mod key;
 mod output;
 mod policy;
 mod prove;
 mod report;
 mod serve;
+mod sources;
 mod verify;
 
 use std::process::ExitCode;
@@ -43,8 +47,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the all-in-one server on the embedded default: journal (tamper-evident, signed), checkpoints, retention.
+    /// Run the all-in-one server on the embedded default: Kubernetes webhook over TLS, file tailers, journal (tamper-evident, signed), retention, /metrics.
     Serve(serve::ServeArgs),
+    /// Import old log files into a data directory (kubeaudit, authlog, pgaudit), with a progress bar.
+    Ingest(ingest::IngestArgs),
+    /// Connect Kubernetes clusters: the apiserver's webhook configuration.
+    #[command(subcommand)]
+    K8s(k8s::K8sCommand),
     /// Recompute the journal and check every checkpoint signature; exit 1 and name what is wrong if anything is.
     Verify(verify::VerifyArgs),
     /// Print RFC 6962 inclusion or consistency proofs as JSON.
@@ -69,6 +78,8 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Policy(command) => policy::run(command),
         Command::Serve(args) => serve::run(args),
+        Command::Ingest(args) => ingest::run(args),
+        Command::K8s(command) => k8s::run(command),
         Command::Verify(args) => verify::run(args),
         Command::Prove(command) => prove::run(command),
         Command::VerifyProof(args) => prove::verify_proof(args),
@@ -93,6 +104,7 @@ fn init_tracing(filter: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 

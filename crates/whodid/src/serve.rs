@@ -1,36 +1,68 @@
 //! `whodid serve`: the all-in-one server on the embedded default.
 //!
-//! Today it opens (or creates) the data directory — marker, lock, signing
-//! key, every stream's journal with crash recovery — signs checkpoints on
-//! schedule, applies retention, and on SIGINT/SIGTERM makes everything
-//! durable and signs final checkpoints. Ingest endpoints attach to this
-//! journal (see the Kubernetes ingest issue).
+//! Opens the data directory (journal with crash recovery, signing key),
+//! then serves the Kubernetes webhook over TLS (`/k8s-audit/<cluster>`),
+//! `/metrics` and health, tails the configured files (apiserver audit logs,
+//! auth logs, PostgreSQL logs) from their saved positions, signs
+//! checkpoints on schedule and applies retention. On SIGINT/SIGTERM it stops
+//! accepting, lets in-flight batches finish, stops the tailers after their
+//! current round, and closes the journal with final checkpoints.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use prometheus_client::registry::Registry;
+use whodid_ingest::kube::prepare::KubeSource;
+use whodid_ingest::kube::store::{DedupConfig, KubeStore};
+use whodid_ingest::line_source::LineParser;
+use whodid_ingest::positions::PositionStore;
+use whodid_ingest::redaction_key::RedactionKey;
+use whodid_ingest::sink::Sink;
+use whodid_ingest::tail_source::{self, ParserFactory, TailSource, TailSourceConfig};
+use whodid_ingest::IngestMetrics;
+use whodid_journal::reader::JournalReader;
 use whodid_journal::retention::RetentionPolicy;
 use whodid_journal::{Journal, JournalConfig};
 use whodid_model::Stream;
+use whodid_policy::evaluate::Evaluator;
+use whodid_server::auth::Authenticator;
+use whodid_server::pki::LocalCa;
+use whodid_server::{Cluster, Limits, ServerState};
+use whodid_tail::TailSpec;
 
-use crate::journal_args::JournalArgs;
+use crate::config::{parse_fsync, Config};
+use crate::sources;
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    #[command(flatten)]
-    journal: JournalArgs,
+    /// The configuration file (YAML; every option is in docs/config.md). Without one, the defaults.
+    #[arg(long, short = 'c', env = "WHODID_CONFIG")]
+    config: Option<PathBuf>,
 
-    /// Remove segments whose newest record is older than this (e.g. `90d`, `400d`); like --audit-log-maxage.
+    /// The data directory (overrides the file's `data`).
+    #[arg(long, env = "WHODID_DATA")]
+    data: Option<PathBuf>,
+
+    /// Where the HTTPS listener binds, e.g. 127.0.0.1:8443 (overrides `listen`; port 0 picks one).
+    #[arg(long, env = "WHODID_LISTEN")]
+    listen: Option<SocketAddr>,
+
+    /// `batch`, `interval:100ms` or `never` (overrides `journal.fsync`).
+    #[arg(long, env = "WHODID_FSYNC")]
+    fsync: Option<String>,
+
+    /// Remove segments whose newest record is older than this (e.g. `400d`); like --audit-log-maxage.
     #[arg(long, value_parser = humantime::parse_duration)]
     max_age: Option<Duration>,
 
-    /// Keep each stream under this many bytes (a number of bytes, e.g. 53687091200 for 50 GiB); like --audit-log-maxsize.
+    /// Keep each stream under this many bytes; like --audit-log-maxsize.
     #[arg(long)]
     max_size: Option<u64>,
 
@@ -38,54 +70,374 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     max_segments: Option<usize>,
 
-    /// How often retention runs.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
-    retention_interval: Duration,
+    /// How often retention runs (overrides `retention.interval`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    retention_interval: Option<Duration>,
+
+    /// Sign a checkpoint after this many new records per stream.
+    #[arg(long)]
+    checkpoint_records: Option<u64>,
+
+    /// …or after this long.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    checkpoint_interval: Option<Duration>,
+}
+
+impl ServeArgs {
+    fn effective(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(data) = &self.data {
+            config.data.clone_from(data);
+        }
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(fsync) = &self.fsync {
+            parse_fsync(fsync).context("--fsync")?;
+            config.journal.fsync.clone_from(fsync);
+        }
+        if self.max_age.is_some() {
+            config.retention.max_age = self.max_age;
+        }
+        if self.max_size.is_some() {
+            config.retention.max_size = self.max_size;
+        }
+        if self.max_segments.is_some() {
+            config.retention.max_segments = self.max_segments;
+        }
+        if let Some(interval) = self.retention_interval {
+            config.retention.interval = interval;
+        }
+        if let Some(n) = self.checkpoint_records {
+            config.journal.checkpoint_records = n;
+        }
+        if let Some(d) = self.checkpoint_interval {
+            config.journal.checkpoint_interval = d;
+        }
+        Ok(config)
+    }
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config: JournalConfig = args.journal.config()?;
-    let data = args.journal.data.clone();
-    let journal = Journal::open(&data, config)
-        .with_context(|| format!("opening data directory {}", data.display()))?;
-    eprintln!("whodid: serving data directory {}", display(&data));
+    let config = args.effective()?;
+    let journal_config = JournalConfig {
+        fsync: parse_fsync(&config.journal.fsync)?,
+        checkpoint_every_records: config.journal.checkpoint_records,
+        checkpoint_every: config.journal.checkpoint_interval,
+        segment_max_bytes: config.journal.segment_max_bytes,
+        ..JournalConfig::default()
+    };
+    let journal = Arc::new(
+        Journal::open(&config.data, journal_config)
+            .with_context(|| format!("opening data directory {}", config.data.display()))?,
+    );
+    eprintln!("whodid: serving data directory {}", display(&config.data));
     eprintln!(
         "whodid: journal public key (give it to auditors): {}",
         journal.verifier().vkey()
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("installing signal handlers")?;
-    }
-    let policy = RetentionPolicy {
-        max_age: args.max_age,
-        max_bytes: args.max_size,
-        max_segments: args.max_segments,
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(
+            std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .max(2),
+        )
+        .enable_all()
+        .thread_name("whodid-io")
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(serve(&config, Arc::clone(&journal)));
+    eprintln!("whodid: shutting down: syncing and signing final checkpoints");
+    let closed = journal.close().context("closing the journal");
+    drop(runtime);
+    outcome?;
+    closed?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: &Config, journal: Arc<Journal>) -> anyhow::Result<()> {
+    let mut registry = Registry::default();
+    let metrics = Arc::new(IngestMetrics::register(&mut registry));
+    let needs_key = config.clusters.iter().any(|c| c.redact);
+    let redaction = if needs_key {
+        Some(RedactionKey::load_or_create(&journal.keys_dir()).context("redaction key")?)
+    } else {
+        None
     };
-    let retention_on = policy != RetentionPolicy::default();
-    let mut last_retention = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
-        if retention_on && last_retention.elapsed() >= args.retention_interval {
-            last_retention = Instant::now();
-            let policies: BTreeMap<Stream, RetentionPolicy> =
-                Stream::ALL.into_iter().map(|s| (s, policy)).collect();
-            match journal.apply_retention(policies) {
-                Ok(outcomes) => {
+    let mut auth = Authenticator::default();
+    let mut clusters = HashMap::new();
+    for cluster in &config.clusters {
+        let policy = match &cluster.policy {
+            Some(path) => Some(Evaluator::new(&crate::policy::load::load_valid_policy(
+                path,
+            )?)),
+            None => None,
+        };
+        if !cluster.redact {
+            tracing::warn!(cluster = %cluster.name, "redaction is OFF for this cluster: secret values in its events will be stored as sent");
+            eprintln!("whodid: WARNING: redaction is off for cluster {}: Secret data and tokens will be stored", cluster.name);
+        }
+        let names = cluster
+            .client_cert_names
+            .clone()
+            .unwrap_or_else(|| vec![cluster.name.clone()]);
+        for name in &names {
+            auth.add_common_name(name, &cluster.name)?;
+        }
+        for file in &cluster.bearer_token_files {
+            let token = std::fs::read_to_string(file).with_context(|| {
+                format!(
+                    "cluster {}: reading bearer token file {}",
+                    cluster.name,
+                    file.display()
+                )
+            })?;
+            if token.trim().is_empty() {
+                anyhow::bail!(
+                    "cluster {}: bearer token file {} is empty",
+                    cluster.name,
+                    file.display()
+                );
+            }
+            auth.add_token(&token, &cluster.name)?;
+        }
+        let source = Arc::new(KubeSource {
+            cluster: cluster.name.clone(),
+            policy,
+            redaction: if cluster.redact {
+                redaction.clone()
+            } else {
+                None
+            },
+        });
+        clusters.insert(
+            cluster.name.clone(),
+            Cluster {
+                source,
+                silence_limit: cluster.silence_limit,
+            },
+        );
+    }
+    let tls_dir = config.data.join("tls");
+    let ca = LocalCa::load_or_create(&tls_dir).context("the data directory's CA")?;
+    let (cert, key) = match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => (
+            std::fs::read_to_string(cert).with_context(|| format!("reading {}", cert.display()))?,
+            std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?,
+        ),
+        (None, None) => {
+            let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+            names.extend(config.server_names.iter().cloned());
+            let pair = ca.server_pair(&names).context("the server certificate")?;
+            (pair.cert, pair.key)
+        }
+        _ => anyhow::bail!("tls: give both `cert` and `key`, or neither"),
+    };
+    let client_ca = match &config.tls.client_ca {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        None => ca.cert_pem().to_owned(),
+    };
+    let tls = whodid_server::tls::server_config(&cert, &key, Some(&client_ca))?;
+
+    let store = Arc::new(KubeStore::new(
+        Arc::clone(&journal),
+        DedupConfig {
+            max_keys: config.dedup.max_keys,
+            max_age: config.dedup.window,
+        },
+        Arc::clone(&metrics),
+    ));
+    let reader = JournalReader::open(&config.data)?;
+    let refilled = store
+        .refill_from(&reader, config.dedup.refill_records)
+        .context("reading recent events for deduplication")?;
+    tracing::info!(
+        keys = refilled,
+        "deduplication window refilled from the journal"
+    );
+
+    let limits = Limits {
+        max_body_bytes: config.limits.max_body_bytes,
+        max_inflight_bytes: config.limits.max_inflight_bytes,
+        queue_wait: config.limits.queue_wait,
+        header_timeout: config.limits.header_timeout,
+        body_timeout: config.limits.body_timeout,
+        ..Limits::default()
+    };
+    let kube_sources: HashMap<String, Arc<KubeSource>> = clusters
+        .iter()
+        .map(|(name, c)| (name.clone(), Arc::clone(&c.source)))
+        .collect();
+    let state = Arc::new(ServerState {
+        journal: Arc::clone(&journal),
+        store: Arc::clone(&store),
+        clusters,
+        auth,
+        limits,
+        metrics: Arc::clone(&metrics),
+        registry: Arc::new(registry),
+        inflight: ServerState::inflight_for(&limits),
+        last_seen: Mutex::new(Default::default()),
+    });
+
+    // File sources, each on its own thread.
+    let stop = Arc::new(AtomicBool::new(false));
+    let positions = PositionStore::new(&config.data);
+    let mut threads = Vec::new();
+    let mut tails: Vec<(TailSourceConfig, ParserFactory, Sink, Stream)> = Vec::new();
+    for cluster in &config.clusters {
+        for (i, path) in cluster.audit_logs.iter().enumerate() {
+            let source = Arc::clone(&kube_sources[&cluster.name]);
+            let factory = ParserFactory(Arc::new(move || {
+                LineParser::Kube(Box::new((*source).clone()))
+            }));
+            tails.push((
+                TailSourceConfig {
+                    name: format!("kube-log:{}:{i}", cluster.name),
+                    spec: TailSpec::new(path).with_max_line_bytes(64 << 20),
+                    cluster: cluster.name.clone(),
+                    host: String::new(),
+                    poll_interval: Duration::from_millis(200),
+                    idle_flush: Duration::from_secs(1),
+                },
+                factory,
+                Sink::Kube {
+                    store: Arc::clone(&store),
+                    cluster: cluster.name.clone(),
+                },
+                Stream::KubeAudit,
+            ));
+        }
+    }
+    for source in &config.sources {
+        let factory = sources::parser_factory(source)?;
+        tails.push((
+            TailSourceConfig {
+                name: source.name.clone(),
+                spec: TailSpec::new(&source.path)
+                    .with_max_line_bytes(source.max_line_bytes.unwrap_or(1 << 20)),
+                cluster: String::new(),
+                host: source.host.clone(),
+                poll_interval: Duration::from_millis(200),
+                idle_flush: Duration::from_secs(1),
+            },
+            factory,
+            Sink::Journal {
+                journal: Arc::clone(&journal),
+                stream: source.stream,
+            },
+            source.stream,
+        ));
+    }
+    for (tail_config, factory, sink, stream) in tails {
+        let resume = tail_source::resume(&positions, &reader, stream, &tail_config.name)
+            .with_context(|| format!("source {}: finding where to resume", tail_config.name))?;
+        let name = tail_config.name.clone();
+        let source = TailSource::new(
+            tail_config,
+            factory,
+            sink,
+            Arc::clone(&journal),
+            positions.clone(),
+            Arc::clone(&metrics),
+        );
+        let handle = tokio::runtime::Handle::current();
+        let stop = Arc::clone(&stop);
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("tail-{name}"))
+                .spawn(move || source.run(resume, handle, stop))
+                .context("starting a file source")?,
+        );
+    }
+
+    whodid_server::spawn_background(&state);
+    spawn_retention(config, Arc::clone(&journal));
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let local = listener.local_addr()?;
+    eprintln!("whodid: listening on https://{local}");
+    for cluster in &config.clusters {
+        eprintln!(
+            "whodid: cluster {} → https://{local}/k8s-audit/{}",
+            cluster.name, cluster.name
+        );
+    }
+    let router = whodid_server::router(Arc::clone(&state), None);
+    whodid_server::listener::serve_tls(
+        listener,
+        tls,
+        router,
+        limits,
+        shutdown_signal(),
+        config.limits.shutdown_drain,
+    )
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    for thread in threads {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+    Ok(())
+}
+
+fn spawn_retention(config: &Config, journal: Arc<Journal>) {
+    let policy = RetentionPolicy {
+        max_age: config.retention.max_age,
+        max_bytes: config.retention.max_size,
+        max_segments: config.retention.max_segments,
+    };
+    if policy == RetentionPolicy::default() {
+        return;
+    }
+    let every = config.retention.interval;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let journal = Arc::clone(&journal);
+            let outcome = tokio::task::spawn_blocking(move || {
+                let policies: BTreeMap<Stream, RetentionPolicy> =
+                    Stream::ALL.into_iter().map(|s| (s, policy)).collect();
+                journal.apply_retention(policies)
+            })
+            .await;
+            match outcome {
+                Ok(Ok(outcomes)) => {
                     for (stream, outcome) in outcomes {
                         if let Some((first, end)) = outcome.removed {
                             tracing::info!(stream = %stream, first, end, "retention removed records");
                         }
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "retention failed"),
+                Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
+                Err(e) => tracing::error!(error = %e, "retention task failed"),
             }
         }
+    });
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
     }
-    eprintln!("whodid: shutting down: syncing and signing final checkpoints");
-    journal.close().context("closing the journal")?;
-    Ok(ExitCode::SUCCESS)
+    eprintln!("whodid: signal received: finishing in-flight batches");
 }
 
 fn display(path: &PathBuf) -> String {

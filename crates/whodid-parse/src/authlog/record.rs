@@ -66,6 +66,7 @@ impl AuthRecord {
             source: who.source,
             outcome: self.event.outcome(),
             redacted: Vec::new(),
+            origin: None,
         }
     }
 }

@@ -173,6 +173,7 @@ impl PgAuditRecord {
             } else {
                 Vec::new()
             },
+            origin: None,
         }
     }
 }

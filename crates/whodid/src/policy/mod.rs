@@ -7,7 +7,7 @@
 mod apply;
 mod check;
 mod decide;
-mod load;
+pub(crate) mod load;
 mod test;
 
 use std::path::PathBuf;

@@ -1,0 +1,2 @@
+//! Ingest integration tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]

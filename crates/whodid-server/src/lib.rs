@@ -1,0 +1,82 @@
+//! The server of `whodid serve`: the kube-apiserver webhook receiver over
+//! TLS, `/metrics`, health, and a place for the query API.
+//!
+//! Layout: [`listener`] (TLS accept loop, client certificates, HTTP/1.1 and
+//! HTTP/2, graceful shutdown), [`tls`] (rustls configuration), [`pki`]
+//! (the data directory's own CA and certificates), [`auth`] (credential →
+//! cluster), [`webhook`] (`POST /k8s-audit/{cluster}`: answers 200 only
+//! once durable), `silence` (gap records for quiet clusters), [`state`].
+//!
+//! **Invariant:** a cluster's identity comes from its credential, never
+//! from the request. **Invariant:** a 200 means every event of the batch is
+//! durable in the journal.
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod listener;
+pub mod pki;
+mod silence;
+pub mod state;
+pub mod tls;
+mod webhook;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use state::{Cluster, Limits, ServerState};
+
+/// The routes: webhook, metrics, health, and `extra` (the query API)
+/// nested under `/api/v1`.
+pub fn router(state: Arc<ServerState>, extra: Option<Router>) -> Router {
+    let mut router = Router::new()
+        .route("/k8s-audit/{cluster}", post(webhook::receive))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(|| async { "ok\n" }))
+        .with_state(Arc::clone(&state));
+    if let Some(extra) = extra {
+        router = router.nest("/api/v1", extra);
+    }
+    router
+}
+
+/// Starts the silence watch for clusters that have a limit.
+pub fn spawn_background(state: &Arc<ServerState>) {
+    if state.clusters.values().any(|c| c.silence_limit.is_some()) {
+        let every = state
+            .clusters
+            .values()
+            .filter_map(|c| c.silence_limit)
+            .min()
+            .unwrap_or(Duration::from_secs(60))
+            .div_f64(4.0)
+            .max(Duration::from_millis(100));
+        tokio::spawn(silence::watch(
+            Arc::clone(state),
+            every,
+            (Instant::now(), jiff::Timestamp::now()),
+        ));
+    }
+}
+
+async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &state.registry) {
+        Ok(()) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}

@@ -1,0 +1,98 @@
+//! What every request handler shares.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use prometheus_client::registry::Registry;
+use tokio::sync::Semaphore;
+use whodid_ingest::kube::prepare::KubeSource;
+use whodid_ingest::kube::store::KubeStore;
+use whodid_ingest::IngestMetrics;
+use whodid_journal::Journal;
+
+use crate::auth::Authenticator;
+
+/// Limits that keep memory bounded and slow clients from holding resources.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Larger bodies get 413 (also after gzip decompression).
+    pub max_body_bytes: usize,
+    /// Bytes of request bodies held at once across all requests; beyond
+    /// it, a request waits up to `queue_wait`, then gets 429.
+    pub max_inflight_bytes: usize,
+    /// How long a request may wait for room.
+    pub queue_wait: Duration,
+    /// The whole request (headers) must arrive within this.
+    pub header_timeout: Duration,
+    /// The body must arrive within this (a slow-loris client gets 408).
+    pub body_timeout: Duration,
+    /// TLS handshakes must finish within this.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body_bytes: 64 << 20,
+            max_inflight_bytes: 256 << 20,
+            queue_wait: Duration::from_secs(2),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One configured cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    /// Policy, redaction and name.
+    pub source: Arc<KubeSource>,
+    /// A gap record is written when the cluster is silent longer than this.
+    pub silence_limit: Option<Duration>,
+}
+
+/// When each cluster was last heard from, and whether its silence was reported.
+#[derive(Debug, Default)]
+pub struct LastSeen {
+    /// cluster → (last batch, silence reported since, wall-clock time of last batch)
+    pub clusters: HashMap<String, (Instant, Option<jiff::Timestamp>, jiff::Timestamp)>,
+}
+
+/// The state shared by handlers.
+#[derive(Debug)]
+pub struct ServerState {
+    /// The journal.
+    pub journal: Arc<Journal>,
+    /// The Kubernetes store (deduplication).
+    pub store: Arc<KubeStore>,
+    /// Configured clusters by name.
+    pub clusters: HashMap<String, Cluster>,
+    /// Credentials → clusters.
+    pub auth: Authenticator,
+    /// Limits.
+    pub limits: Limits,
+    /// Ingest metrics.
+    pub metrics: Arc<IngestMetrics>,
+    /// The registry served on `/metrics`.
+    pub registry: Arc<Registry>,
+    /// Request-body bytes in flight, in KiB permits.
+    pub inflight: Arc<Semaphore>,
+    /// Last contact per cluster.
+    pub last_seen: Mutex<LastSeen>,
+}
+
+impl ServerState {
+    /// Permits for `bytes` of body.
+    pub fn permits_for(bytes: usize) -> u32 {
+        u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX)
+    }
+
+    /// The semaphore for `limits`.
+    pub fn inflight_for(limits: &Limits) -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(
+            Self::permits_for(limits.max_inflight_bytes) as usize
+        ))
+    }
+}

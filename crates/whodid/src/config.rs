@@ -1,0 +1,369 @@
+//! The configuration file of `whodid serve` (YAML), its defaults, and the
+//! flags and environment variables that override it.
+//!
+//! Every option and its default is documented in `docs/config.md`; keep the
+//! two in step. Unknown fields are errors that name the field, line and
+//! column: a typo must never silently switch a protection off.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use whodid_journal::FsyncPolicy;
+use whodid_model::Stream;
+use whodid_parse::pgaudit::{PgAuditFilter, PgLogFormat};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Config {
+    /// The data directory.
+    pub(crate) data: PathBuf,
+    /// Where the HTTPS listener binds.
+    pub(crate) listen: SocketAddr,
+    /// Names (DNS or IP) on the generated server certificate, besides localhost and 127.0.0.1.
+    pub(crate) server_names: Vec<String>,
+    pub(crate) tls: TlsConfig,
+    pub(crate) journal: JournalConfigFile,
+    pub(crate) retention: RetentionConfig,
+    pub(crate) limits: LimitsConfig,
+    pub(crate) dedup: DedupConfigFile,
+    /// Kubernetes clusters sending to the webhook (and their log files).
+    pub(crate) clusters: Vec<ClusterConfig>,
+    /// Other tailed files: auth logs, PostgreSQL logs.
+    pub(crate) sources: Vec<SourceConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            data: PathBuf::from("./whodid-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            server_names: Vec::new(),
+            tls: TlsConfig::default(),
+            journal: JournalConfigFile::default(),
+            retention: RetentionConfig::default(),
+            limits: LimitsConfig::default(),
+            dedup: DedupConfigFile::default(),
+            clusters: Vec::new(),
+            sources: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct TlsConfig {
+    /// Server certificate chain (PEM); default: issued by the data directory's CA.
+    pub(crate) cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub(crate) key: Option<PathBuf>,
+    /// CA for client certificates; default: the data directory's CA (`DATA/tls/ca.crt`).
+    pub(crate) client_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct JournalConfigFile {
+    /// `batch`, `interval:<duration>` or `never`.
+    pub(crate) fsync: String,
+    pub(crate) checkpoint_records: u64,
+    #[serde(deserialize_with = "duration")]
+    pub(crate) checkpoint_interval: Duration,
+    pub(crate) segment_max_bytes: u64,
+}
+
+impl Default for JournalConfigFile {
+    fn default() -> Self {
+        JournalConfigFile {
+            fsync: "interval:100ms".to_owned(),
+            checkpoint_records: 10_000,
+            checkpoint_interval: Duration::from_secs(10),
+            segment_max_bytes: 64 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RetentionConfig {
+    #[serde(deserialize_with = "opt_duration")]
+    pub(crate) max_age: Option<Duration>,
+    pub(crate) max_size: Option<u64>,
+    pub(crate) max_segments: Option<usize>,
+    #[serde(deserialize_with = "duration")]
+    pub(crate) interval: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            max_age: None,
+            max_size: None,
+            max_segments: None,
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LimitsConfig {
+    pub(crate) max_body_bytes: usize,
+    pub(crate) max_inflight_bytes: usize,
+    #[serde(deserialize_with = "duration")]
+    pub(crate) queue_wait: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub(crate) header_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub(crate) body_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub(crate) shutdown_drain: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let limits = whodid_server::Limits::default();
+        LimitsConfig {
+            max_body_bytes: limits.max_body_bytes,
+            max_inflight_bytes: limits.max_inflight_bytes,
+            queue_wait: limits.queue_wait,
+            header_timeout: limits.header_timeout,
+            body_timeout: limits.body_timeout,
+            shutdown_drain: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct DedupConfigFile {
+    pub(crate) max_keys: usize,
+    #[serde(deserialize_with = "duration")]
+    pub(crate) window: Duration,
+    /// Journal records read at start to recognise retries of earlier batches.
+    pub(crate) refill_records: u64,
+}
+
+impl Default for DedupConfigFile {
+    fn default() -> Self {
+        let d = whodid_ingest::kube::store::DedupConfig::default();
+        DedupConfigFile {
+            max_keys: d.max_keys,
+            window: d.max_age,
+            refill_records: 500_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClusterConfig {
+    /// The cluster's name: its endpoint is `/k8s-audit/<name>`.
+    pub(crate) name: String,
+    /// Client certificate subject CNs that are this cluster (default: the name).
+    #[serde(default)]
+    pub(crate) client_cert_names: Option<Vec<String>>,
+    /// Files holding a bearer token each.
+    #[serde(default)]
+    pub(crate) bearer_token_files: Vec<PathBuf>,
+    /// An audit.k8s.io/v1 Policy applied before storage.
+    #[serde(default)]
+    pub(crate) policy: Option<PathBuf>,
+    /// Replace secret values by keyed hashes (default true).
+    #[serde(default = "yes")]
+    pub(crate) redact: bool,
+    /// Gap record after this long without a batch.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub(crate) silence_limit: Option<Duration>,
+    /// The apiserver's `--audit-log-path` files, tailed through rotation.
+    #[serde(default)]
+    pub(crate) audit_logs: Vec<PathBuf>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SourceConfig {
+    /// Unique name (positions are saved under it).
+    pub(crate) name: String,
+    /// `authlog` or `pgaudit`.
+    #[serde(deserialize_with = "stream")]
+    pub(crate) stream: Stream,
+    /// The active file.
+    pub(crate) path: PathBuf,
+    /// The node or database server, for the envelope.
+    #[serde(default)]
+    pub(crate) host: String,
+    /// authlog: keys.yaml or authorized_keys files mapping keys to people.
+    #[serde(default)]
+    pub(crate) keys: Vec<PathBuf>,
+    /// pgaudit: stderr, csvlog, jsonlog or syslog.
+    #[serde(default)]
+    pub(crate) format: Option<PgLogFormat>,
+    /// pgaudit: the server's log_line_prefix (stderr, syslog).
+    #[serde(default)]
+    pub(crate) log_line_prefix: Option<String>,
+    /// pgaudit: what to keep.
+    #[serde(default)]
+    pub(crate) keep: Option<PgAuditFilter>,
+    /// Longer lines are skipped and reported.
+    #[serde(default)]
+    pub(crate) max_line_bytes: Option<usize>,
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| D::Error::custom(format!("{text:?}: {e}")))
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => humantime::parse_duration(&text)
+            .map(Some)
+            .map_err(|e| D::Error::custom(format!("{text:?}: {e}"))),
+    }
+}
+
+fn stream<'de, D: Deserializer<'de>>(d: D) -> Result<Stream, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(D::Error::custom)
+}
+
+/// Parses `batch`, `interval:<duration>` or `never`.
+pub(crate) fn parse_fsync(text: &str) -> anyhow::Result<FsyncPolicy> {
+    match text {
+        "batch" => Ok(FsyncPolicy::EveryBatch),
+        "never" => Ok(FsyncPolicy::Never),
+        other => match other.strip_prefix("interval:") {
+            Some(d) => Ok(FsyncPolicy::Interval(
+                humantime::parse_duration(d)
+                    .map_err(|e| anyhow::anyhow!("fsync {other:?}: {e}"))?,
+            )),
+            None => anyhow::bail!("fsync {other:?}: expected batch, interval:<duration> or never"),
+        },
+    }
+}
+
+impl Config {
+    /// Reads a configuration file; errors name the file, line and column.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading configuration {}", path.display()))?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    pub(crate) fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        let config: Config = serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
+            Some(at) => anyhow::anyhow!("{origin}:{}:{}: {e}", at.line(), at.column()),
+            None => anyhow::anyhow!("{origin}: {e}"),
+        })?;
+        config.check(origin)?;
+        Ok(config)
+    }
+
+    fn check(&self, origin: &str) -> anyhow::Result<()> {
+        let mut names = std::collections::BTreeSet::new();
+        for cluster in &self.clusters {
+            let valid = !cluster.name.is_empty()
+                && cluster
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+            if !valid {
+                anyhow::bail!(
+                    "{origin}: clusters: name {:?} must be letters, digits, '-', '_' or '.'",
+                    cluster.name
+                );
+            }
+            if !names.insert(cluster.name.clone()) {
+                anyhow::bail!("{origin}: clusters: {:?} is configured twice", cluster.name);
+            }
+        }
+        let mut sources = std::collections::BTreeSet::new();
+        for source in &self.sources {
+            if !sources.insert(source.name.clone()) {
+                anyhow::bail!("{origin}: sources: {:?} is configured twice", source.name);
+            }
+            match source.stream {
+                Stream::AuthLog => {}
+                Stream::PgAudit if source.format.is_some() => {}
+                Stream::PgAudit => anyhow::bail!("{origin}: sources: {:?}: a pgaudit source needs `format` (stderr, csvlog, jsonlog or syslog)", source.name),
+                other => anyhow::bail!("{origin}: sources: {:?}: stream {other} is not a file source here (Kubernetes log files go under clusters[].audit_logs)", source.name),
+            }
+        }
+        parse_fsync(&self.journal.fsync).with_context(|| format!("{origin}: journal.fsync"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let c = Config::parse("", "x.yaml").unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.limits.max_body_bytes, 64 << 20);
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        let err = Config::parse("listen: 127.0.0.1:1\nclustres: []\n", "w.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("w.yaml:2:"), "{err}");
+        assert!(err.contains("clustres"), "{err}");
+        let err = Config::parse("retention:\n  max_age: forever\n", "w.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("forever"), "{err}");
+        let err = Config::parse("clusters: [{name: a}, {name: a}]", "w.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("twice"), "{err}");
+        let err = Config::parse("sources: [{name: pg, stream: pgaudit, path: /x}]", "w.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs `format`"), "{err}");
+    }
+
+    #[test]
+    fn a_full_file() {
+        let text = r#"
+data: /var/lib/whodid
+listen: 0.0.0.0:9443
+clusters:
+  - name: prod
+    policy: /etc/whodid/prod-policy.yaml
+    silence_limit: 10m
+    audit_logs: [/var/log/kube-apiserver/audit.log]
+sources:
+  - name: node-1-auth
+    stream: authlog
+    path: /var/log/auth.log
+    host: node-1
+    keys: [/etc/whodid/keys.yaml]
+  - name: db
+    stream: pgaudit
+    path: /var/log/postgresql/postgresql.csv
+    format: csvlog
+    keep: {objects: {exclude: ["app.emailsSent"]}}
+"#;
+        let c = Config::parse(text, "f.yaml").unwrap();
+        assert_eq!(c.clusters[0].silence_limit, Some(Duration::from_secs(600)));
+        assert!(c.clusters[0].redact);
+        assert_eq!(c.sources[1].stream, Stream::PgAudit);
+    }
+}
