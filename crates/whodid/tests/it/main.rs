@@ -3,6 +3,7 @@
 // Tests may panic on unexpected input: that is how they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod ingest_sources;
 mod journal_cli;
 mod journal_of;
 mod policy_apply;
