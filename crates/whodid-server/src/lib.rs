@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod client;
 pub mod listener;
 pub mod pki;
 mod silence;

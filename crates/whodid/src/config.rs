@@ -121,6 +121,8 @@ pub(crate) struct LimitsConfig {
     #[serde(deserialize_with = "duration")]
     pub(crate) body_timeout: Duration,
     #[serde(deserialize_with = "duration")]
+    pub(crate) handshake_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
     pub(crate) shutdown_drain: Duration,
 }
 
@@ -133,6 +135,7 @@ impl Default for LimitsConfig {
             queue_wait: limits.queue_wait,
             header_timeout: limits.header_timeout,
             body_timeout: limits.body_timeout,
+            handshake_timeout: limits.handshake_timeout,
             shutdown_drain: Duration::from_secs(30),
         }
     }

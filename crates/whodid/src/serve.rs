@@ -123,6 +123,20 @@ impl ServeArgs {
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.effective()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(
+            std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .max(2),
+        )
+        .enable_all()
+        .thread_name("whodid-io")
+        .build()
+        .context("starting the async runtime")?;
+    // Before anything else: a SIGTERM during start-up is a clean stop too.
+    let signals = runtime
+        .block_on(async { Signals::install() })
+        .context("installing signal handlers")?;
     let journal_config = JournalConfig {
         fsync: parse_fsync(&config.journal.fsync)?,
         checkpoint_every_records: config.journal.checkpoint_records,
@@ -149,7 +163,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .thread_name("whodid-io")
         .build()
         .context("starting the async runtime")?;
-    let outcome = runtime.block_on(serve(&config, Arc::clone(&journal)));
+    let outcome = runtime.block_on(serve(&config, Arc::clone(&journal), signals));
     eprintln!("whodid: shutting down: syncing and signing final checkpoints");
     let closed = journal.close().context("closing the journal");
     drop(runtime);
@@ -158,7 +172,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: &Config, journal: Arc<Journal>) -> anyhow::Result<()> {
+async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics = Arc::new(IngestMetrics::register(&mut registry));
     let needs_key = config.clusters.iter().any(|c| c.redact);
@@ -267,7 +281,7 @@ async fn serve(config: &Config, journal: Arc<Journal>) -> anyhow::Result<()> {
         queue_wait: config.limits.queue_wait,
         header_timeout: config.limits.header_timeout,
         body_timeout: config.limits.body_timeout,
-        ..Limits::default()
+        handshake_timeout: config.limits.handshake_timeout,
     };
     let kube_sources: HashMap<String, Arc<KubeSource>> = clusters
         .iter()
@@ -376,7 +390,7 @@ async fn serve(config: &Config, journal: Arc<Journal>) -> anyhow::Result<()> {
         tls,
         router,
         limits,
-        shutdown_signal(),
+        signals.wait(),
         config.limits.shutdown_drain,
     )
     .await;
@@ -424,20 +438,28 @@ fn spawn_retention(config: &Config, journal: Arc<Journal>) {
     });
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
+/// SIGTERM and SIGINT, caught from the start.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
     }
-    eprintln!("whodid: signal received: finishing in-flight batches");
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.int.recv() => {},
+        }
+        eprintln!("whodid: signal received: finishing in-flight batches");
+    }
 }
 
 fn display(path: &PathBuf) -> String {

@@ -104,8 +104,9 @@ mod tests {
             split_event_list(pod),
             Err(BodyError::WrongKind { .. })
         ));
+        assert!(split_event_list(b"[]").is_err());
         assert!(matches!(
-            split_event_list(b"[]"),
+            split_event_list(b"\x00\xff"),
             Err(BodyError::Json { .. })
         ));
     }

@@ -1,2 +1,11 @@
-//! Ingest integration tests.
+//! Ingest integration tests: preparation against the apiserver's own
+//! decisions, redaction on the real capture, the deduplicating store under
+//! concurrency and failure, file imports.
+
+// Tests may panic on unexpected input: that is how they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixtures;
+mod import;
+mod prepare;
+mod store;

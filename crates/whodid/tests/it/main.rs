@@ -6,9 +6,15 @@
 mod ingest_sources;
 mod journal_cli;
 mod journal_of;
+mod kube_log_rotation;
 mod policy_apply;
 mod policy_check;
 mod policy_decide;
 mod policy_test;
 mod report_shared_accounts;
+mod server;
 mod util;
+mod webhook_auth;
+mod webhook_bad_input;
+mod webhook_crash;
+mod webhook_replay;

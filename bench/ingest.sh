@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Kubernetes ingest throughput through the real server, in one run:
+#
+#   1. webhook: `whodid serve` (release) with TLS and a client certificate,
+#      the kube-up production policy and redaction on, fsync at most every
+#      100 ms; the load generator (crates/whodid-server/examples/loadgen.rs)
+#      posts EventList batches of 400 real events from the capture (auditIDs
+#      unique per batch) over many concurrent connections for SECONDS.
+#      Prints events/s sustained, batch latency p50/p99 and the server's
+#      peak RSS, and the ratio to the apiserver's default webhook ceiling
+#      (10 batches/s x 400 events = 4,000 events/s per apiserver).
+#   2. log tailer: a kube-apiserver audit log of the capture's lines
+#      repeated to ~SIZE_MB, tailed by `whodid serve` from the start:
+#      MB/s read, parsed and journaled, next to `cat FILE > /dev/null`.
+#
+# Usage: bench/ingest.sh [SECONDS=30] [CONNECTIONS=16] [SIZE_MB=512]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-30}
+connections=${2:-16}
+size_mb=${3:-512}
+out=bench/out/ingest
+rm -rf "$out"; mkdir -p "$out"
+
+cargo build --release -q -p whodid -p whodid-server --example loadgen
+bin=target/release/whodid
+loadgen=target/release/examples/loadgen
+
+# --- 1. webhook -----------------------------------------------------------
+"$bin" k8s webhook-config --cluster bench --data "$out/data" --out "$out/certs" >/dev/null
+cat > "$out/whodid.yaml" <<YAML
+data: $out/data
+listen: 127.0.0.1:0
+journal:
+  fsync: interval:100ms
+clusters:
+  - name: bench
+    policy: testdata/k8s/policies/01-kube-up-gce-production.yaml
+    redact: true
+YAML
+"$bin" serve -c "$out/whodid.yaml" 2> "$out/serve.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q "listening on" "$out/serve.log" && break; sleep 0.1; done
+addr=$(grep -o 'listening on https://[^ ]*' "$out/serve.log" | sed 's|listening on https://||')
+result=$("$loadgen" "$addr" "$out/data/tls/ca.crt" "$out/certs/bench-client.crt" "$out/certs/bench-client.key" bench testdata/k8s/capture-audit.log.gz "$connections" "$seconds" 400)
+rss_kb=$(awk '/VmHWM/ { print $2 }' /proc/$pid/status)
+metrics=$(curl -s --cacert "$out/data/tls/ca.crt" "https://$addr/metrics" || true)
+kill -TERM $pid; wait $pid || true
+trap - EXIT
+eps=$(echo "$result" | sed 's/.*events_per_s=\([0-9]*\).*/\1/')
+stored=$(echo "$metrics" | awk '/^whodid_events_accepted_total/ { print $2 }')
+dropped=$(echo "$metrics" | awk '/^whodid_events_dropped_by_policy_total/ { print $2 }')
+echo "webhook: $result"
+echo "webhook: connections=$connections peak_rss_mb=$((rss_kb / 1024)) stored=$stored dropped_by_policy=$dropped"
+echo "webhook: ratio to one apiserver's default webhook ceiling (4,000 events/s): $(echo "scale=1; $eps / 4000" | bc)x"
+
+# --- 2. log tailer --------------------------------------------------------
+log="$out/logs/audit.log"
+mkdir -p "$out/logs"
+gzip -dc testdata/k8s/capture-audit.log.gz > "$out/one.log"
+one=$(stat -c %s "$out/one.log")
+reps=$(( size_mb * 1048576 / one + 1 ))
+# Each copy gets its own auditIDs (suffix), so nothing is deduplicated.
+for r in $(seq "$reps"); do sed "s/\"auditID\":\"\([^\"]*\)\"/\"auditID\":\"\1-$r\"/" "$out/one.log"; done > "$log"
+bytes=$(stat -c %s "$log"); lines=$(wc -l < "$log")
+start=$(date +%s.%N); cat "$log" > /dev/null; end=$(date +%s.%N)
+cat_mbs=$(echo "scale=0; $bytes / 1048576 / ($end - $start)" | bc)
+cat > "$out/tail.yaml" <<YAML
+data: $out/tail-data
+listen: 127.0.0.1:0
+journal:
+  fsync: interval:100ms
+clusters:
+  - name: tail
+    audit_logs: [$log]
+YAML
+start=$(date +%s.%N)
+"$bin" serve -c "$out/tail.yaml" 2> "$out/tail.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q "listening on" "$out/tail.log" && break; sleep 0.1; done
+addr=$(grep -o 'listening on https://[^ ]*' "$out/tail.log" | sed 's|listening on https://||')
+while :; do
+  n=$(curl -s --cacert "$out/tail-data/tls/ca.crt" "https://$addr/metrics" | awk '/^whodid_events_(accepted|invalid)_total/ { s += $2 } END { print s + 0 }')
+  [ "$n" -ge "$lines" ] && break
+  sleep 0.2
+done
+end=$(date +%s.%N)
+rss_kb=$(awk '/VmHWM/ { print $2 }' /proc/$pid/status)
+kill -TERM $pid; wait $pid || true
+trap - EXIT
+secs=$(echo "$end - $start" | bc)
+tail_mbs=$(echo "scale=1; $bytes / 1048576 / $secs" | bc)
+echo "tailer: $lines lines, $((bytes / 1048576)) MB in ${secs}s = $tail_mbs MB/s read, parsed and journaled (peak RSS $((rss_kb / 1024)) MB); cat: $cat_mbs MB/s; ratio $(echo "scale=2; $tail_mbs / $cat_mbs" | bc)"
+rm -rf "$out"

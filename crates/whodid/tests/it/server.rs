@@ -1,0 +1,187 @@
+//! A real `whodid serve` for tests: started on a port it picks, with a
+//! configuration file, stopped by SIGTERM or killed with SIGKILL.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use whodid_journal::reader::JournalReader;
+use whodid_model::{Envelope, Stream};
+use whodid_server::client::{Answer, ClientConfig, WebhookClient};
+use whodid_server::pki::{LocalCa, PemPair};
+
+/// A running server.
+pub(crate) struct Server {
+    child: Option<Child>,
+    pub(crate) addr: String,
+    pub(crate) log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `whodid serve -c <dir>/whodid.yaml` with `yaml` (which must
+    /// set `data`; `listen` is added).
+    pub(crate) fn start(dir: &Path, yaml: &str) -> Server {
+        let config = dir.join("whodid.yaml");
+        std::fs::write(&config, format!("listen: 127.0.0.1:0\n{yaml}")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_whodid"))
+            .args(["serve", "-c"])
+            .arg(&config)
+            .env("WHODID_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("whodid serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(at) = line.find("listening on https://") {
+                    if let Some(tx) = tx.take() {
+                        let _ =
+                            tx.send(line[at + "listening on https://".len()..].trim().to_owned());
+                    }
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("whodid serve did not start:\n{}", log.lock().unwrap());
+            }
+        };
+        Server {
+            child: Some(child),
+            addr,
+            log,
+        }
+    }
+
+    /// SIGTERM, and waits for a clean exit.
+    pub(crate) fn stop(mut self) {
+        let mut child = self.child.take().unwrap();
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "whodid serve exited with {status}:\n{}",
+                    self.log.lock().unwrap()
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "whodid serve did not stop:\n{}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, no goodbye.
+    pub(crate) fn kill9(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    pub(crate) fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The data directory's CA (the one `whodid serve` uses).
+pub(crate) fn ca(data: &Path) -> LocalCa {
+    std::fs::create_dir_all(data).unwrap();
+    whodid_journal::datadir::prepare(data, true).unwrap();
+    LocalCa::load_or_create(&data.join("tls")).unwrap()
+}
+
+/// A client for `addr` presenting `identity`.
+pub(crate) async fn client(
+    ca_pem: &str,
+    identity: Option<&PemPair>,
+    addr: &str,
+    token: Option<&str>,
+) -> Result<WebhookClient, String> {
+    let config = ClientConfig::new(ca_pem, identity.map(|p| (p.cert.as_str(), p.key.as_str())))
+        .map_err(|e| e.to_string())?;
+    WebhookClient::connect(&config, addr, "localhost", token.map(str::to_owned))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// POSTs a body on a new connection.
+pub(crate) async fn post_once(
+    ca_pem: &str,
+    identity: Option<&PemPair>,
+    addr: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<Answer, String> {
+    let mut c = client(ca_pem, identity, addr, None).await?;
+    c.post(path, body.into(), &[])
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A current-thread runtime for test bodies.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Every record of a stream: (envelope, raw).
+pub(crate) fn records(data: &Path, stream: Stream) -> Vec<(Envelope, Vec<u8>)> {
+    let reader = JournalReader::open(data).unwrap();
+    reader
+        .iter_from(stream, 0)
+        .unwrap()
+        .map(|r| {
+            let r = r.unwrap();
+            (Envelope::from_json(&r.envelope).unwrap(), r.raw)
+        })
+        .collect()
+}
+
+/// (auditID, stage) of an event's bytes.
+pub(crate) fn identity_of(raw: &[u8]) -> (String, String) {
+    let v: serde_json::Value = serde_json::from_slice(raw).unwrap();
+    (
+        v["auditID"].as_str().unwrap_or_default().to_owned(),
+        v["stage"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+pub(crate) fn fixture(rel: &str) -> PathBuf {
+    crate::util::testdata(rel)
+}

@@ -1,0 +1,184 @@
+//! Bad webhook input gets a clear answer, and the stream is unharmed:
+//! malformed JSON, the wrong version, events missing fields, a cut-off
+//! body, a slow client, a huge body, gzip.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use whodid_model::Stream;
+
+use crate::server::{ca, post_once, records, runtime, Server};
+use crate::util::read;
+
+#[test]
+fn bad_bodies_are_refused_clearly_and_nothing_accepted_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ca = ca(&data);
+    let id = ca.issue_client("prod", 30).unwrap();
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "data: {}\nlimits:\n  max_body_bytes: 2000000\n  header_timeout: 1s\n  handshake_timeout: 1s\n  body_timeout: 2s\nclusters:\n  - name: prod\n",
+            data.display()
+        ),
+    );
+    let rt = runtime();
+    let post = |body: Vec<u8>| {
+        rt.block_on(post_once(
+            ca.cert_pem(),
+            Some(&id),
+            &server.addr,
+            "/k8s-audit/prod",
+            body,
+        ))
+        .unwrap()
+    };
+    let good = read("k8s/webhook/batch-00011.json");
+    assert_eq!(post(good.clone()).status, 200);
+    let good_events = crate::webhook_replay::items(&good).len();
+
+    let cut = good[..good.len() / 2].to_vec();
+    let answer = post(cut);
+    assert_eq!(answer.status, 400);
+    let text = String::from_utf8_lossy(&answer.body).into_owned();
+    assert!(text.contains("line ") && text.contains("column "), "{text}");
+
+    let old = String::from_utf8(good.clone()).unwrap().replacen(
+        "audit.k8s.io/v1",
+        "audit.k8s.io/v1beta1",
+        1,
+    );
+    let answer = post(old.into_bytes());
+    assert_eq!(answer.status, 400);
+    assert!(String::from_utf8_lossy(&answer.body).contains("v1beta1"));
+
+    assert_eq!(post(b"[1,2,3]".to_vec()).status, 400);
+    assert_eq!(post(vec![0xff, 0xfe, 0x00, 0x01]).status, 400);
+
+    // Items that are not events are kept as invalid records, the rest stored.
+    let mixed = br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"x"},{"level":"Metadata","auditID":"ok-1","stage":"ResponseComplete","requestURI":"/version","verb":"get","user":{"username":"alice"},"stageTimestamp":"2026-11-22T18:26:19.000000Z"}]}"#;
+    let answer = post(mixed.to_vec());
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["invalid"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // gzip, as a sender may offer it.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&read("k8s/webhook/batch-00010.json.gz"))
+        .unwrap();
+    let gzipped = gz.finish().unwrap();
+    let answer = rt
+        .block_on(async {
+            let mut c = crate::server::client(ca.cert_pem(), Some(&id), &server.addr, None).await?;
+            c.post(
+                "/k8s-audit/prod",
+                gzipped.into(),
+                &[("content-encoding", "gzip")],
+            )
+            .await
+            .map_err(|e| e.to_string())
+        })
+        .unwrap();
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let gz_events = crate::webhook_replay::items(&read("k8s/webhook/batch-00010.json.gz")).len();
+
+    // A 1 GB body is refused from its Content-Length, before it is sent.
+    let answer = rt.block_on(async {
+        let mut c = crate::server::client(ca.cert_pem(), Some(&id), &server.addr, None).await?;
+        c.post(
+            "/k8s-audit/prod",
+            Vec::new().into(),
+            &[("content-length", "1073741824")],
+        )
+        .await
+        .map_err(|e| e.to_string())
+    });
+    match answer {
+        Ok(answer) => assert_eq!(answer.status, 413),
+        Err(e) => panic!("no 413 for a 1 GB body: {e}"),
+    }
+    // A body over the limit: 413 (the client may see only the connection
+    // closing while it still writes); the metrics say why.
+    let over = rt.block_on(post_once(
+        ca.cert_pem(),
+        Some(&id),
+        &server.addr,
+        "/k8s-audit/prod",
+        vec![b' '; 2_500_000],
+    ));
+    if let Ok(answer) = over {
+        assert_eq!(answer.status, 413);
+    }
+    let metrics = rt
+        .block_on(async {
+            let mut c = crate::server::client(ca.cert_pem(), None, &server.addr, None).await?;
+            c.get("/metrics").await.map_err(|e| e.to_string())
+        })
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(
+        metrics.contains(r#"whodid_requests_rejected_total{cluster="prod",reason="too_large"} 2"#),
+        "{metrics}"
+    );
+
+    // A slow-loris client that never finishes its headers is dropped.
+    let tls = slow_client_is_dropped(&server.addr);
+    assert!(
+        tls < Duration::from_secs(5),
+        "slow client held the connection for {tls:?}"
+    );
+
+    // Still healthy: a good batch is accepted.
+    assert_eq!(post(read("k8s/webhook/batch-00012.json.gz")).status, 200);
+    let last_events = crate::webhook_replay::items(&read("k8s/webhook/batch-00012.json.gz")).len();
+    server.stop();
+
+    let stored = records(&data, Stream::KubeAudit);
+    let events = stored
+        .iter()
+        .filter(|(e, _)| e.action != "whodid.invalid")
+        .count();
+    assert_eq!(events, good_events + 1 + gz_events + last_events);
+    assert_eq!(
+        stored
+            .iter()
+            .filter(|(e, _)| e.action == "whodid.invalid")
+            .count(),
+        1
+    );
+}
+
+/// Opens a TCP connection and sends a TLS ClientHello a byte at a time,
+/// never finishing: how long until the server hangs up.
+fn slow_client_is_dropped(addr: &str) -> Duration {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let start = Instant::now();
+    let hello = [0x16u8, 0x03, 0x01, 0x00, 0xff];
+    for byte in hello {
+        if stream.write_all(&[byte]).is_err() {
+            return start.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut buf = [0u8; 16];
+    let _ = stream.read(&mut buf);
+    start.elapsed()
+}
