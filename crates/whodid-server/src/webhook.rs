@@ -189,7 +189,9 @@ async fn handle(
         ));
     }
     // Room for the body before reading it: memory stays bounded.
-    let permits = ServerState::permits_for(declared.unwrap_or(limit));
+    // A batch larger than all the room may still go through alone.
+    let permits = ServerState::permits_for(declared.unwrap_or(limit))
+        .min(ServerState::permits_for(state.limits.max_inflight_bytes));
     let permit = match tokio::time::timeout(
         state.limits.queue_wait,
         Arc::clone(&state.inflight).acquire_many_owned(permits),

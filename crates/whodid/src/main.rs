@@ -18,6 +18,11 @@ mod report;
 mod serve;
 mod sources;
 mod verify;
+// Search (issue 5).
+mod index_args;
+mod reindex;
+mod search;
+mod who;
 
 use std::process::ExitCode;
 
@@ -67,6 +72,12 @@ enum Command {
     /// Work with kube-apiserver audit policies (audit.k8s.io/v1 Policy): check, test on a captured log, apply, decide.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Search every stream with the query language (field:value, "phrases", wild*cards, ranges, and/or/not).
+    Search(search::SearchArgs),
+    /// Everything a person did, newest first, across every stream (impersonation and shared accounts marked).
+    Who(who::WhoArgs),
+    /// Rebuild the search index from the journal (refused while whodid serve writes it).
+    Reindex(reindex::ReindexArgs),
     /// Evidence reports from the journal (`shared-accounts`: who used which group account, with which key, and what they ran).
     #[command(subcommand)]
     Report(report::ReportCommand),
@@ -84,6 +95,9 @@ fn main() -> ExitCode {
         Command::Prove(command) => prove::run(command),
         Command::VerifyProof(args) => prove::verify_proof(args),
         Command::Key(command) => key::run(command),
+        Command::Search(args) => search::run(args),
+        Command::Who(args) => who::run(args),
+        Command::Reindex(args) => reindex::run(args),
         Command::Report(command) => report::run(command),
     };
     match outcome {

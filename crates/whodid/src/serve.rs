@@ -40,6 +40,11 @@ use whodid_tail::TailSpec;
 use crate::config::{parse_fsync, Config};
 use crate::sources;
 
+/// Audit events longer than this in a log file are skipped with a gap
+/// record (the apiserver's truncate backend caps events at 100 KiB; without
+/// it, the largest seen in practice are a few hundred KB).
+const KUBE_MAX_LINE_BYTES: usize = 16 << 20;
+
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// The configuration file (YAML; every option is in docs/config.md). Without one, the defaults.
@@ -313,7 +318,7 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
             tails.push((
                 TailSourceConfig {
                     name: format!("kube-log:{}:{i}", cluster.name),
-                    spec: TailSpec::new(path).with_max_line_bytes(64 << 20),
+                    spec: TailSpec::new(path).with_max_line_bytes(KUBE_MAX_LINE_BYTES),
                     cluster: cluster.name.clone(),
                     host: String::new(),
                     poll_interval: Duration::from_millis(200),

@@ -242,7 +242,7 @@ impl Redactor<'_> {
         let mut at = 0;
         for (start, end) in spans {
             out.push_str(&text[at..start]);
-            out.push_str(&self.key.replacement(text[start..end].as_bytes()));
+            out.push_str(&self.key.replacement(&text.as_bytes()[start..end]));
             at = end;
         }
         out.push_str(&text[at..]);

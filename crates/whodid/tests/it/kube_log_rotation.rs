@@ -54,7 +54,7 @@ impl Writer<'_> {
         ));
         std::fs::rename(self.dir.join("audit.log"), &backup).unwrap();
         self.file = open(self.dir);
-        if self.rotations % 2 == 0 {
+        if self.rotations.is_multiple_of(2) {
             let plain = std::fs::read(&backup).unwrap();
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             gz.write_all(&plain).unwrap();

@@ -6,12 +6,14 @@
 mod ingest_sources;
 mod journal_cli;
 mod journal_of;
+mod kube_log_bad_input;
 mod kube_log_rotation;
 mod policy_apply;
 mod policy_check;
 mod policy_decide;
 mod policy_test;
 mod report_shared_accounts;
+mod serve_features;
 mod server;
 mod util;
 mod webhook_auth;
