@@ -171,6 +171,25 @@ fn a_real_sshd_through_whodid_ingest() {
             eve.person
         );
     }
+
+    // `whodid who eve@example.com` shows her root commands (and not
+    // Mallory's refused one), once the index is built from the journal.
+    let data = classic.path().to_str().unwrap();
+    let out = whodid(&["reindex", "--data", data], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = whodid(&["who", &eve.person, "--data", data, "-o", "ndjson"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let timeline = text(&out.stdout);
+    for command in SUDO_ALLOWED {
+        assert!(
+            timeline
+                .lines()
+                .any(|l| l.contains(&format!("COMMAND={command}")) && l.contains("\"sudo\"")),
+            "{command} not in her timeline:\n{timeline}"
+        );
+    }
+    assert!(timeline.contains("ssh.login"), "{timeline}");
+    assert!(!timeline.contains(SUDO_DENIED), "{timeline}");
 }
 
 #[test]
