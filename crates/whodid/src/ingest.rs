@@ -259,7 +259,10 @@ fn parser_and_sink(
                 .max()
                 .and_then(|t| jiff::Timestamp::try_from(t).ok())
                 .unwrap_or_else(jiff::Timestamp::now);
-            let parser = AuthLogParser::new(AuthLogConfig::new(reference), registry);
+            let mut config = AuthLogConfig::new(reference);
+            // For lines that name no host (sshd's own log file, `sshd -E`).
+            args.host.clone_into(&mut config.host);
+            let parser = AuthLogParser::new(config, registry);
             Ok((
                 LineParser::AuthLog(Box::new(parser)),
                 journal_sink(journal, Stream::AuthLog),

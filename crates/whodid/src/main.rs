@@ -14,6 +14,7 @@ mod key;
 mod output;
 mod policy;
 mod prove;
+mod report;
 mod serve;
 mod sources;
 mod verify;
@@ -77,6 +78,9 @@ enum Command {
     Who(who::WhoArgs),
     /// Rebuild the search index from the journal (refused while whodid serve writes it).
     Reindex(reindex::ReindexArgs),
+    /// Evidence reports from the journal (`shared-accounts`: who used which group account, with which key, and what they ran).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Command::Search(args) => search::run(args),
         Command::Who(args) => who::run(args),
         Command::Reindex(args) => reindex::run(args),
+        Command::Report(command) => report::run(command),
     };
     match outcome {
         Ok(code) => code,

@@ -15,7 +15,11 @@
 //!   unattributed, rather than guessed;
 //! - sudo's PAM session (no pid in classic files: the sudo just before it)
 //!   and an `su` started by `sudo su` (sudo gives it a new terminal);
-//! - processes with a pid (su; sudo in the journal) by that pid.
+//! - processes with a pid (su; sudo in the journal) by that pid;
+//! - systemd-logind's `New session N of user U.`: the latest connection of
+//!   U whose PAM session just opened (logind registers it from that PAM
+//!   stack) — and then its later lines, and the journal's `_AUDIT_SESSION`
+//!   N, by that number, even after sshd has closed the connection.
 //!
 //! So a login to the shared `ubuntu` account with Eve's key is Eve's, via
 //! `ubuntu`, and so is the `sudo -i` on its terminal. A key the registry
@@ -29,8 +33,8 @@ use whodid_model::Actor;
 
 use super::actors::{account_actor, login_actor, unknown_actor};
 use super::connections::{
-    acting_account, after_linked, after_unlinked, find_connection, track_sshd, Connection,
-    HostState,
+    acting_account, after_linked, after_unlinked, find_connection, logind_connection, track_sshd,
+    Connection, HostState,
 };
 use super::events::AuthEvent;
 use super::keys::KeyRegistry;
@@ -63,6 +67,9 @@ pub enum Link {
     OnlyOpenSession,
     /// It follows a sudo of that connection (sudo's PAM session, `sudo su`).
     Sudo,
+    /// systemd-logind's session, announced just after the connection's
+    /// PAM session (and its later lines by session id).
+    Logind,
 }
 
 /// Who is behind one event.
@@ -229,6 +236,28 @@ fn attribute(
             source_of(address, *port),
             false,
         ),
+        AuthEvent::LogindSession {
+            session,
+            user,
+            change,
+        } => match logind_connection(host, session, user.as_deref(), *change) {
+            Some((monitor, connection)) => Attribution {
+                actor: connection.actor.clone(),
+                connection: Some(ConnectionRef {
+                    host: host_name.to_owned(),
+                    pid: monitor,
+                    login: connection.login,
+                }),
+                link: Some(Link::Logind),
+                source: connection.source.clone(),
+                unknown_key: connection.unknown_key,
+            },
+            None => unlinked(
+                account_actor(registry, user.as_deref().unwrap_or(""), "unix-user"),
+                String::new(),
+                false,
+            ),
+        },
         _ => {
             let found = find_connection(host, line, event);
             match found.and_then(|(monitor, link)| {

@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use whodid_model::Actor;
 
 use super::attribution::Link;
-use super::events::AuthEvent;
+use super::events::{AuthEvent, LogindChange};
 use crate::syslog::SyslogLine;
 
 /// How long after a sudo its PAM session line may come.
@@ -59,6 +59,9 @@ pub(crate) struct HostState {
     /// PAM sessions no connection claimed: (service, pid, who opened it),
     /// innermost last — so their close names the same account.
     pub(crate) unlinked_sessions: Vec<(String, Option<u32>, String)>,
+    /// logind session id → (monitor pid, its connection), kept until
+    /// logind removes the session (after sshd has closed the connection).
+    pub(crate) logind: HashMap<String, (u32, Connection)>,
 }
 
 impl HostState {
@@ -111,6 +114,43 @@ pub(crate) fn is_su_command(command: &str) -> bool {
 
 pub(crate) fn terminal(tty: &str) -> &str {
     tty.strip_prefix("/dev/").unwrap_or(tty)
+}
+
+/// The connection a systemd-logind line is about. `New session N of user
+/// U` claims the latest connection of U with an open PAM session and no
+/// logind session yet; later lines find it by N.
+pub(crate) fn logind_connection(
+    host: &mut HostState,
+    session: &str,
+    user: Option<&str>,
+    change: LogindChange,
+) -> Option<(u32, Connection)> {
+    match change {
+        LogindChange::New => {
+            let user = user?;
+            let (monitor, connection) = host
+                .connections
+                .iter()
+                .filter(|(pid, c)| {
+                    c.session_open
+                        && c.account == user
+                        && !host.logind.values().any(|(m, _)| m == *pid)
+                })
+                .max_by_key(|(pid, c)| (c.login, **pid))
+                .map(|(pid, c)| (*pid, c.clone()))?;
+            if let Ok(audit_session) = session.parse::<u32>() {
+                host.audit_sessions.insert(audit_session, monitor);
+            }
+            if host.logind.len() >= MAX_CONNECTIONS {
+                host.logind.clear();
+            }
+            host.logind
+                .insert(session.to_owned(), (monitor, connection.clone()));
+            Some((monitor, connection))
+        }
+        LogindChange::LoggedOut => host.logind.get(session).cloned(),
+        LogindChange::Removed => host.logind.remove(session),
+    }
 }
 
 /// sshd's bookkeeping: child processes, terminals, audit sessions.

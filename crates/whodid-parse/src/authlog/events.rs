@@ -2,7 +2,8 @@
 //!
 //! Only audit-relevant messages become events: logins (accepted, failed,
 //! invalid user), pre-authentication disconnects, PAM sessions and
-//! authentication failures, sudo commands and denials, su. The rest
+//! authentication failures, sudo commands and denials, su, systemd-logind
+//! sessions. The rest
 //! (`Postponed publickey`, `Accepted key … found at`, pam_limits and
 //! pam_systemd noise, …) is skipped and counted by the caller. A message
 //! that starts like an audit-relevant one but does not parse (a truncated
@@ -13,7 +14,7 @@
 use serde::Serialize;
 use whodid_model::Outcome;
 
-use super::{pam, sshd, sudo};
+use super::{logind, pam, sshd, sudo};
 
 /// How a login authenticated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,6 +50,18 @@ pub struct Certificate {
     pub serial: u64,
     /// The CA key's type and fingerprint (`ED25519 SHA256:…`).
     pub ca: String,
+}
+
+/// What systemd-logind said about a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogindChange {
+    /// `New session N of user U.`
+    New,
+    /// `Session N logged out. …`
+    LoggedOut,
+    /// `Removed session N.`
+    Removed,
 }
 
 /// One audit-relevant auth event.
@@ -182,6 +195,15 @@ pub enum AuthEvent {
         /// The remote host, when given.
         rhost: Option<String>,
     },
+    /// A systemd-logind session (its id is the audit session).
+    LogindSession {
+        /// The session id (`3`, `c1`).
+        session: String,
+        /// The user, on `New session` lines.
+        user: Option<String>,
+        /// What happened to it.
+        change: LogindChange,
+    },
 }
 
 /// A message of a known audit-relevant kind that does not parse.
@@ -208,6 +230,11 @@ impl AuthEvent {
             AuthEvent::SudoDenied { .. } => "sudo.denied",
             AuthEvent::Su { .. } => "su",
             AuthEvent::AuthFailure { .. } => "auth.failure",
+            AuthEvent::LogindSession { change, .. } => match change {
+                LogindChange::New => "logind.new_session",
+                LogindChange::LoggedOut => "logind.logged_out",
+                LogindChange::Removed => "logind.removed",
+            },
         }
     }
 
@@ -217,7 +244,8 @@ impl AuthEvent {
             AuthEvent::Login { .. }
             | AuthEvent::SessionOpened { .. }
             | AuthEvent::SessionClosed { .. }
-            | AuthEvent::Sudo { .. } => Outcome::Success,
+            | AuthEvent::Sudo { .. }
+            | AuthEvent::LogindSession { .. } => Outcome::Success,
             AuthEvent::Su { success, .. } => {
                 if *success {
                     Outcome::Success
@@ -243,7 +271,9 @@ impl AuthEvent {
             | AuthEvent::SessionOpened { user, .. }
             | AuthEvent::SessionClosed { user, .. }
             | AuthEvent::AuthFailure { user, .. } => user,
-            AuthEvent::PreauthDisconnect { user, .. } => user.as_deref().unwrap_or(""),
+            AuthEvent::PreauthDisconnect { user, .. } | AuthEvent::LogindSession { user, .. } => {
+                user.as_deref().unwrap_or("")
+            }
             AuthEvent::Sudo { run_as, .. } | AuthEvent::SudoDenied { run_as, .. } => {
                 run_as.as_deref().unwrap_or("root")
             }
@@ -262,7 +292,9 @@ impl AuthEvent {
             | AuthEvent::Sudo { user, .. }
             | AuthEvent::SudoDenied { user, .. }
             | AuthEvent::Su { user, .. } => user,
-            AuthEvent::PreauthDisconnect { user, .. } => user.as_deref().unwrap_or(""),
+            AuthEvent::PreauthDisconnect { user, .. } | AuthEvent::LogindSession { user, .. } => {
+                user.as_deref().unwrap_or("")
+            }
             AuthEvent::AuthFailure { user, ruser, .. } => {
                 ruser.as_deref().filter(|r| !r.is_empty()).unwrap_or(user)
             }
@@ -300,6 +332,7 @@ pub fn classify(program: &str, message: &str) -> Result<Option<AuthEvent>, Shape
             Some(event) => Ok(Some(event)),
             None => pam::classify(message),
         },
+        "systemd-logind" => logind::classify(message),
         // PAM modules log under the calling program's name (login, cron,
         // systemd-user, …); only their pam_unix lines matter here.
         _ => pam::classify(message),

@@ -13,12 +13,15 @@ pub mod attribution;
 mod connections;
 mod events;
 pub mod keys;
+mod logind;
 mod pam;
 mod parser;
 mod record;
 mod sshd;
 mod sudo;
 
-pub use events::{classify, AuthEvent, Certificate, Method, ShapeError};
-pub use parser::{parse_auth_log, AuthLogConfig, AuthLogParser, DEFAULT_MAX_LINE_BYTES};
+pub use events::{classify, AuthEvent, Certificate, LogindChange, Method, ShapeError};
+pub use parser::{
+    parse_auth_log, AuthLogConfig, AuthLogFormat, AuthLogParser, DEFAULT_MAX_LINE_BYTES,
+};
 pub use record::AuthRecord;

@@ -41,31 +41,62 @@ fn user_ip_port(text: &str) -> Option<(&str, &str, u16, &str)> {
     Some((user, address, port, tail))
 }
 
-/// `TYPE SHA256:fp[ ID id (serial n) CA TYPE SHA256:fp]` after `ssh2: `.
-fn key_details(tail: &str) -> (Option<String>, Option<String>, Option<Certificate>) {
+/// What a key login line says about the key: type, fingerprint, certificate.
+type KeyDetails = (Option<String>, Option<String>, Option<Certificate>);
+
+/// `SHA256:` and 43 characters of unpadded base64, or an MD5 fingerprint
+/// (`MD5:`, optional, then 16 hex pairs): what sshd prints. Anything else
+/// is a line cut short (a torn write), not a key.
+fn is_fingerprint(text: &str) -> bool {
+    if let Some(b64) = text.strip_prefix("SHA256:") {
+        return b64.len() == 43
+            && b64
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    }
+    let hex = text.strip_prefix("MD5:").unwrap_or(text);
+    hex.len() == 47
+        && hex
+            .split(':')
+            .all(|pair| pair.len() == 2 && pair.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `TYPE SHA256:fp[ ID id (serial n) CA TYPE SHA256:fp]` after `ssh2: `;
+/// `Err` when it is there but cut short or garbled.
+fn key_details(tail: &str) -> Result<KeyDetails, ()> {
     let Some(key) = tail.trim_start().strip_prefix("ssh2: ") else {
-        return (None, None, None);
+        return Ok((None, None, None));
     };
     let mut words = key.splitn(3, ' ');
     let key_type = words.next().filter(|w| !w.is_empty()).map(str::to_owned);
-    let fingerprint = words.next().map(str::to_owned);
-    let certificate = words
-        .next()
-        .and_then(|rest| rest.strip_prefix("ID "))
-        .and_then(|cert| {
-            let (id, rest) = cert.rsplit_once(" (serial ")?;
-            let (serial, rest) = rest.split_once(')')?;
-            Some(Certificate {
-                id: id.to_owned(),
-                serial: serial.parse().ok()?,
-                ca: rest
-                    .trim()
-                    .strip_prefix("CA ")
-                    .unwrap_or(rest.trim())
-                    .to_owned(),
-            })
-        });
-    (key_type, fingerprint, certificate)
+    let fingerprint = words.next().filter(|fp| is_fingerprint(fp)).ok_or(())?;
+    let certificate = match words.next() {
+        None => None,
+        Some(rest) => Some(certificate(rest).ok_or(())?),
+    };
+    // A certificate key's line goes on to name the certificate.
+    if certificate.is_none() && key_type.as_deref().is_some_and(|t| t.ends_with("-CERT")) {
+        return Err(());
+    }
+    Ok((key_type, Some(fingerprint.to_owned()), certificate))
+}
+
+/// `ID carol@example.com (serial 4242) CA ED25519 SHA256:…`.
+fn certificate(rest: &str) -> Option<Certificate> {
+    let cert = rest.strip_prefix("ID ")?;
+    let (id, rest) = cert.rsplit_once(" (serial ")?;
+    let (serial, rest) = rest.split_once(')')?;
+    let ca = rest.trim();
+    let ca = ca.strip_prefix("CA ").unwrap_or(ca);
+    let (_, ca_fingerprint) = ca.rsplit_once(' ')?;
+    if !is_fingerprint(ca_fingerprint) {
+        return None;
+    }
+    Some(Certificate {
+        id: id.to_owned(),
+        serial: serial.parse().ok()?,
+        ca: ca.to_owned(),
+    })
 }
 
 fn strip_preauth(message: &str) -> (&str, bool) {
@@ -107,7 +138,8 @@ fn accepted(rest: &str) -> Result<Option<AuthEvent>, ShapeError> {
     let (method, rest) = rest.split_once(" for ").ok_or(malformed("Accepted"))?;
     let (user, rest) = rest.split_once(" from ").ok_or(malformed("Accepted"))?;
     let (address, port, tail) = ip_port(rest).ok_or(malformed("Accepted"))?;
-    let (key_type, fingerprint, certificate) = key_details(tail);
+    let (key_type, fingerprint, certificate) =
+        key_details(tail).map_err(|()| malformed("Accepted"))?;
     Ok(Some(AuthEvent::Login {
         user: user.to_owned(),
         method: Method::parse(method),
@@ -127,7 +159,7 @@ fn failed(rest: &str) -> Result<AuthEvent, ShapeError> {
     };
     let (user, rest) = rest.rsplit_once(" from ").ok_or(malformed("Failed"))?;
     let (address, port, tail) = ip_port(rest).ok_or(malformed("Failed"))?;
-    let (key_type, fingerprint, _) = key_details(tail);
+    let (key_type, fingerprint, _) = key_details(tail).map_err(|()| malformed("Failed"))?;
     Ok(AuthEvent::LoginFailed {
         user: user.to_owned(),
         method: Method::parse(method),
@@ -262,7 +294,7 @@ mod tests {
         assert!(
             matches!(e, AuthEvent::Login { ref fingerprint, port: 36666, .. } if fingerprint.as_deref() == Some("SHA256:KIbjlpoKCIWYgTPg71k6I0dTGf/ns0BCPLBv9+6oyoU"))
         );
-        let c = event("Accepted publickey for ubuntu from 127.0.0.1 port 35538 ssh2: ECDSA-CERT SHA256:pTGD ID carol@example.com (serial 4242) CA ED25519 SHA256:JbM4");
+        let c = event("Accepted publickey for ubuntu from 127.0.0.1 port 35538 ssh2: ECDSA-CERT SHA256:pTGDMV08RKZSZfVq/45oucngOPQD7NkMMtdkXlYLPPw ID carol@example.com (serial 4242) CA ED25519 SHA256:JbM4FhAFbi8EwSpxl7pCyPoOdA2JuJL5VVFBXdhECLE");
         let AuthEvent::Login {
             certificate: Some(cert),
             key_type,
@@ -283,9 +315,9 @@ mod tests {
             (
                 "carol@example.com",
                 4242,
-                "ED25519 SHA256:JbM4",
+                "ED25519 SHA256:JbM4FhAFbi8EwSpxl7pCyPoOdA2JuJL5VVFBXdhECLE",
                 Some("ECDSA-CERT"),
-                Some("SHA256:pTGD")
+                Some("SHA256:pTGDMV08RKZSZfVq/45oucngOPQD7NkMMtdkXlYLPPw")
             )
         );
         // Ubuntu 12.04: no key on the line.
@@ -317,11 +349,33 @@ mod tests {
         let i = event("Invalid user  from 10.0.0.1 port 22");
         assert!(matches!(i, AuthEvent::InvalidUser { ref user, .. } if user.is_empty()));
         let k = event(
-            "Failed publickey for ubuntu from 127.0.0.2 port 47643 ssh2: ED25519 SHA256:dZ7F",
+            "Failed publickey for ubuntu from 127.0.0.2 port 47643 ssh2: ED25519 SHA256:dZ7FaeaJgwOnCSgVxgK2CsuTxjaPTwx6qgLel5Y4MSY",
         );
         assert!(
-            matches!(k, AuthEvent::LoginFailed { ref fingerprint, .. } if fingerprint.as_deref() == Some("SHA256:dZ7F"))
+            matches!(k, AuthEvent::LoginFailed { ref fingerprint, .. } if fingerprint.as_deref() == Some("SHA256:dZ7FaeaJgwOnCSgVxgK2CsuTxjaPTwx6qgLel5Y4MSY"))
         );
+        let md5 = event("Accepted publickey for vagrant from 10.0.2.2 port 52059 ssh2: RSA 39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:84");
+        assert!(matches!(
+            md5,
+            AuthEvent::Login {
+                fingerprint: Some(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn lines_cut_inside_the_key_are_malformed_not_other_keys() {
+        let full = "Accepted publickey for ubuntu from 127.0.0.1 port 35538 ssh2: ECDSA-CERT SHA256:pTGDMV08RKZSZfVq/45oucngOPQD7NkMMtdkXlYLPPw ID carol@example.com (serial 4242) CA ED25519 SHA256:JbM4FhAFbi8EwSpxl7pCyPoOdA2JuJL5VVFBXdhECLE";
+        assert!(classify(full).is_ok());
+        // Every cut after "ssh2: " is either an error or (before it) a login without key.
+        let at = full.find("ssh2: ").unwrap() + "ssh2: ".len();
+        for end in at..full.len() {
+            let cut = &full[..end];
+            assert!(classify(cut).is_err(), "{cut:?} parsed");
+        }
+        let failed = "Failed publickey for ubuntu from 127.0.0.1 port 1 ssh2: ED25519 SHA256:dZ7FaeaJgwOnCSgVxgK2CsuTxjaPTwx6qgLel5Y4M";
+        assert!(classify(failed).is_err());
     }
 
     #[test]

@@ -169,7 +169,7 @@ fn records_match_the_fixture_census() {
 
 /// The records with times cut to the second and without positions (the
 /// classic format has no fractions; journal lines are longer).
-fn comparable(batch: &Batch<AuthRecord>) -> Vec<(AuthRecord, whodid_model::Envelope)> {
+pub(crate) fn comparable(batch: &Batch<AuthRecord>) -> Vec<(AuthRecord, whodid_model::Envelope)> {
     batch
         .records
         .iter()

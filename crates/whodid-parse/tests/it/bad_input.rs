@@ -246,3 +246,114 @@ fn jsonlog_with_garbage() {
         "unknown time zone abbreviation \"XYZT\" (configure its offset)"
     );
 }
+
+/// A real AUDIT row of `base` (format `format`) with its AUDIT payload
+/// replaced by a shape pgaudit does not write (too few fields).
+fn unknown_audit_shape(base: &str, marker: &str) -> Vec<u8> {
+    let row = base
+        .lines()
+        .find(|l| l.contains(marker))
+        .expect("an AUDIT row");
+    let start = row.find(marker).unwrap();
+    let end = start + row[start..].find("\",").unwrap();
+    format!("{}AUDIT: SESSION,1,1,READ{}", &row[..start], &row[end..]).into_bytes()
+}
+
+/// The first line at or after `line` (1-based) where a record starts: a
+/// line beginning with a log timestamp (csvlog) or `{` (jsonlog).
+fn record_start(text: &str, line: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(line - 1)
+        .find(|(_, l)| l.starts_with("2026-") || l.starts_with('{'))
+        .map(|(i, _)| i + 1)
+        .unwrap()
+}
+
+/// Cuts `text` inside the last AUDIT record (a log read while the server
+/// is still writing it): the 1-based line where the cut record starts.
+fn torn_at_last_audit(text: &str, inside: &str) -> (Vec<u8>, u64) {
+    let at = text.rfind(inside).unwrap() + inside.len() / 2;
+    let cut = &text[..at];
+    (
+        cut.as_bytes().to_vec(),
+        cut.matches('\n').count() as u64 + 1,
+    )
+}
+
+#[test]
+fn csvlog_with_binary_huge_unknown_shape_and_a_torn_tail() {
+    let text = String::from_utf8(testdata("pgaudit/postgresql.csv")).unwrap();
+    let (torn, torn_line) =
+        torn_at_last_audit(&text, "DROP TABLE app.audit_demo_long;,<not logged>");
+    // Between records: inside a quoted multi-line field, a line is text.
+    let bad = vec![
+        (
+            record_start(&text, 10),
+            vec![0xff, 0xfe, 0x00, b',', b'"', 0x80],
+        ),
+        (record_start(&text, 50), vec![b'x'; 1 << 20]),
+        (
+            record_start(&text, 100),
+            unknown_audit_shape(&text, "AUDIT: "),
+        ),
+    ];
+    let (input, mut bad_lines) = inject(&torn, &bad);
+    bad_lines.push(torn_line + 3);
+    let batch = pg(PgLogFormat::Csvlog, &input);
+    assert_eq!(batch.records.len(), 143 - 1, "only the torn record is lost");
+    let lines: Vec<u64> = batch.diagnostics.iter().map(|d| d.position.line).collect();
+    assert_eq!(lines, bad_lines, "{:#?}", batch.diagnostics);
+    let kinds: Vec<&DiagnosticKind> = batch.diagnostics.iter().map(|d| &d.kind).collect();
+    assert!(
+        matches!(kinds[0], DiagnosticKind::NotUtf8 { .. }),
+        "{kinds:?}"
+    );
+    assert!(matches!(kinds[1], DiagnosticKind::PgLog(_)), "{kinds:?}");
+    assert_eq!(
+        kinds[2].to_string(),
+        "AUDIT payload has 4 fields, expected 8 or 9"
+    );
+    assert!(
+        matches!(kinds[3], DiagnosticKind::PgLog(PgLogError::Csv(_))),
+        "{kinds:?}"
+    );
+    assert!(batch.diagnostics[1].excerpt.len() <= 120);
+    assert_eq!(batch.stats.diagnostics, 4);
+}
+
+#[test]
+fn jsonlog_with_binary_huge_unknown_shape_and_a_torn_tail() {
+    let text = String::from_utf8(testdata("pgaudit/postgresql.json")).unwrap();
+    let (torn, torn_line) =
+        torn_at_last_audit(&text, "DROP TABLE app.audit_demo_long;,<not logged>");
+    let huge_noise = format!(
+        "{{\"timestamp\":\"2026-11-22 18:25:45.892 UTC\",\"error_severity\":\"LOG\",\"message\":\"{}\"}}",
+        "y".repeat(1 << 20)
+    );
+    let bad = vec![
+        (10, vec![0xff, 0xfe, b'{', 0x80]),
+        (50, vec![b'x'; 1 << 20]),
+        (100, unknown_audit_shape(&text, "AUDIT: ")),
+    ];
+    let (mut input, mut bad_lines) = inject(&torn, &bad);
+    bad_lines.push(torn_line + 3);
+    // A 1 MB record that is valid JSON but no AUDIT: skipped, not an error.
+    let (with_noise, _) = inject(&input, &[(200, huge_noise.into_bytes())]);
+    input = with_noise;
+    let torn_line_after_noise = bad_lines.pop().unwrap() + 1;
+    bad_lines.push(torn_line_after_noise);
+    let batch = pg(PgLogFormat::Jsonlog, &input);
+    assert_eq!(batch.records.len(), 143 - 1, "only the torn record is lost");
+    let lines: Vec<u64> = batch.diagnostics.iter().map(|d| d.position.line).collect();
+    assert_eq!(lines, bad_lines, "{:#?}", batch.diagnostics);
+    assert!(matches!(
+        batch.diagnostics[0].kind,
+        DiagnosticKind::NotUtf8 { .. }
+    ));
+    assert_eq!(
+        batch.diagnostics[2].kind.to_string(),
+        "AUDIT payload has 4 fields, expected 8 or 9"
+    );
+    assert_eq!(batch.stats.lines, torn_line + 4, "{:?}", batch.stats);
+}

@@ -83,3 +83,8 @@ pub(crate) fn check_golden(rel: &str, lines: &[String]) {
         actual.lines().nth(first_difference).unwrap_or("<end>"),
     );
 }
+
+/// The typed records of a batch, in order.
+pub(crate) fn records_of<R: Clone>(batch: &Batch<R>) -> Vec<R> {
+    batch.records.iter().map(|p| p.record.clone()).collect()
+}

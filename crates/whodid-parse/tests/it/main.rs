@@ -15,9 +15,15 @@ mod authlog_fixtures;
 mod bad_input;
 /// Kubernetes events from the real capture to envelopes.
 mod kube_envelopes;
+/// systemd-logind session lines; sshd's own log file (real sshd -E).
+mod logind_and_sshd_e;
 /// pgaudit in stderr/csvlog/jsonlog: census, formats agreeing, goldens, filter.
 mod pgaudit_fixtures;
 /// Arbitrary bytes never panic (proptest).
 mod properties;
+/// A real pgaudit (PostgreSQL 15 from the test harness).
+mod real_pgaudit;
+/// A real sshd + sudo + rsyslogd (from the test harness).
+mod real_sshd;
 /// Redaction of passwords before storage.
 mod redaction;

@@ -10,7 +10,7 @@ use whodid_parse::pgaudit::{
 };
 use whodid_parse::{Batch, Parsed};
 
-use crate::common::{check_golden, golden_lines, testdata, testdata_text};
+use crate::common::{check_golden, golden_lines, records_of, testdata, testdata_text};
 
 /// The `log_line_prefix` from the cluster's configuration lines.
 fn configured_prefix() -> String {
@@ -73,13 +73,7 @@ fn every_format_holds_271_log_records_and_143_audits() {
 fn the_three_formats_yield_the_same_records() {
     let [stderr, csv, json] = FORMATS.map(parse);
     // csvlog and jsonlog carry the same columns: identical records.
-    let records = |b: &Batch<PgAuditRecord>| {
-        b.records
-            .iter()
-            .map(|p| p.record.clone())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(records(&csv), records(&json));
+    assert_eq!(records_of(&csv), records_of(&json));
     // The stderr prefix (`%m [%p] %q%u@%d `) has no client, application or
     // session id; everything else is the same.
     for (s, c) in stderr.records.iter().zip(&csv.records) {

@@ -3,13 +3,16 @@
 // Tests may panic on unexpected input: that is how they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod ingest_sources;
 mod journal_cli;
+mod journal_of;
 mod kube_log_bad_input;
 mod kube_log_rotation;
 mod policy_apply;
 mod policy_check;
 mod policy_decide;
 mod policy_test;
+mod report_shared_accounts;
 mod search_cli;
 mod serve_features;
 mod server;
