@@ -283,10 +283,9 @@ impl TailSource {
                 // Rounds in flight wait for their fsync while the next is read;
                 // positions are saved in order, once durable.
                 let settle = outcome.caught_up || in_flight.len() > MAX_ROUNDS_IN_FLIGHT;
-                while settle {
-                    let Some((pending, position)) = in_flight.pop_front() else {
-                        break;
-                    };
+                while let Some((pending, position)) =
+                    settle.then(|| in_flight.pop_front()).flatten()
+                {
                     if let Some(pending) = pending {
                         match runtime.block_on(pending.wait()) {
                             Ok(stored) => {
