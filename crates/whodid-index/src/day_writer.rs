@@ -14,7 +14,7 @@ use crate::schema::IndexSchema;
 fn settings() -> IndexSettings {
     IndexSettings {
         docstore_compression: Compressor::Zstd(ZstdCompressor {
-            compression_level: Some(3),
+            compression_level: Some(6),
         }),
         docstore_blocksize: 32 * 1024,
         ..IndexSettings::default()
