@@ -14,25 +14,30 @@
 #   - journal + index bytes on disk against the NDJSON's.
 #
 # Usage: bench/search.sh [EVENTS] [RUNS]     (scratch data under bench/out/search, removed at the end
-#                                            unless KEEP=1)
+#                                            unless KEEP=1; REUSE=1 keeps a generated data set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-10000000}
 runs=${2:-200}
 out=bench/out/search
-rm -rf "$out"
+if [ "${REUSE:-0}" != 1 ]; then rm -rf "$out"; fi
 mkdir -p "$out"
 for tool in rg jq; do
   command -v "$tool" >/dev/null || { echo "bench/search.sh: $tool is missing (apt-get install -y ripgrep jq)" >&2; exit 1; }
 done
 
-cargo build --release -q -p whodid -p whodid-query --example search_bench
+# One invocation, so both share one feature resolution (and one build of tantivy).
+cargo build --release -q -p whodid -p whodid-query --bins --example search_bench
 bin=target/release
 data="$out/data"
 ndjson="$out/events.ndjson"
 
 t0=$(date +%s.%N)
-"$bin/examples/search_bench" generate "$data" "$ndjson" "$events" 30
+if [ "${REUSE:-0}" = 1 ] && [ -s "$ndjson" ]; then
+  echo "reusing $data and $ndjson (REUSE=1)"
+else
+  "$bin/examples/search_bench" generate "$data" "$ndjson" "$events" 30
+fi
 t1=$(date +%s.%N)
 "$bin/whodid" reindex --data "$data" --threads 2 --memory-mib 256 | tee "$out/reindex.txt"
 t2=$(date +%s.%N)
@@ -42,7 +47,7 @@ index_s=$(echo "$t2 - $t1" | bc -l)
 "$bin/examples/search_bench" measure "$data" "$runs" | tee "$out/measure.txt"
 
 # The same questions the way people ask them today.
-person=user040@example.com
+person=user011@example.com
 day_ago=$(date -u -d '24 hours ago' +%Y-%m-%dT%H:%M:%S)
 week_ago=$(date -u -d '7 days ago' +%Y-%m-%dT%H:%M:%S)
 median3() { sort -n | sed -n 2p; }

@@ -43,6 +43,9 @@ pub struct FieldSpec {
     pub source: Source,
     /// Whether it has a column for aggregations (top values, distinct).
     pub aggregatable: bool,
+    /// Whether a bare term (no field) looks at it; near-unique values
+    /// (`auditID`, addresses) are left out to keep the term dictionary small.
+    pub bare: bool,
 }
 
 const fn keyword(name: &'static str, source: Source) -> FieldSpec {
@@ -51,15 +54,24 @@ const fn keyword(name: &'static str, source: Source) -> FieldSpec {
         kind: FieldKind::Keyword,
         source,
         aggregatable: true,
+        bare: true,
     }
 }
 
+/// A keyword without a column (values too many or too long to aggregate).
 const fn keyword_only(name: &'static str, source: Source) -> FieldSpec {
     FieldSpec {
-        name,
-        kind: FieldKind::Keyword,
-        source,
         aggregatable: false,
+        ..keyword(name, source)
+    }
+}
+
+/// A keyword that bare terms do not look at.
+const fn keyword_exact(name: &'static str, source: Source, aggregatable: bool) -> FieldSpec {
+    FieldSpec {
+        aggregatable,
+        bare: false,
+        ..keyword(name, source)
     }
 }
 
@@ -75,6 +87,7 @@ pub const FIELDS: &[FieldSpec] = &[
         kind: FieldKind::Date,
         source: Source::Envelope("time"),
         aggregatable: false,
+        bare: false,
     },
     keyword("actor", Source::Envelope("actor.name")),
     keyword("actor.kind", Source::Envelope("actor.kind")),
@@ -89,15 +102,15 @@ pub const FIELDS: &[FieldSpec] = &[
     keyword("namespace", Source::Envelope("namespace")),
     keyword("cluster", Source::Envelope("cluster")),
     keyword("host", Source::Envelope("host")),
-    keyword("source", Source::Envelope("source")),
+    keyword_exact("source", Source::Envelope("source"), true),
     keyword("outcome", Source::Envelope("outcome")),
-    keyword_only("auditID", Source::Kube("auditID")),
+    keyword_exact("auditID", Source::Kube("auditID"), false),
     keyword("stage", Source::Kube("stage")),
     keyword("level", Source::Kube("level")),
-    keyword_only("requestURI", Source::Kube("requestURI")),
+    keyword_exact("requestURI", Source::Kube("requestURI"), false),
     keyword("verb", Source::Kube("verb")),
     keyword("user.username", Source::Kube("user.username")),
-    keyword("user.uid", Source::Kube("user.uid")),
+    keyword_exact("user.uid", Source::Kube("user.uid"), true),
     keyword("user.groups", Source::Kube("user.groups")),
     keyword(
         "impersonatedUser.username",
@@ -107,7 +120,7 @@ pub const FIELDS: &[FieldSpec] = &[
         "impersonatedUser.groups",
         Source::Kube("impersonatedUser.groups"),
     ),
-    keyword("sourceIPs", Source::Kube("sourceIPs")),
+    keyword_exact("sourceIPs", Source::Kube("sourceIPs"), true),
     keyword("userAgent", Source::Kube("userAgent")),
     keyword("objectRef.resource", Source::Kube("objectRef.resource")),
     keyword("objectRef.namespace", Source::Kube("objectRef.namespace")),
@@ -123,6 +136,7 @@ pub const FIELDS: &[FieldSpec] = &[
         kind: FieldKind::Number,
         source: Source::Kube("responseStatus.code"),
         aggregatable: true,
+        bare: false,
     },
     keyword(
         "responseStatus.status",

@@ -14,9 +14,9 @@ use crate::schema::IndexSchema;
 fn settings() -> IndexSettings {
     IndexSettings {
         docstore_compression: Compressor::Zstd(ZstdCompressor {
-            compression_level: Some(3),
+            compression_level: Some(9),
         }),
-        docstore_blocksize: 32 * 1024,
+        docstore_blocksize: 64 * 1024,
         ..IndexSettings::default()
     }
 }

@@ -107,7 +107,9 @@ pub fn prepare(
                 }
                 for value in &values {
                     doc.add_text(field, value);
-                    doc.add_text(schema.all, value);
+                    if spec.bare {
+                        doc.add_text(schema.all, value);
+                    }
                 }
             }
             FieldKind::Date => {}

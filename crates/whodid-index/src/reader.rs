@@ -43,6 +43,14 @@ struct Opened {
     _index: Index,
     reader: IndexReader,
     reloaded: Instant,
+    /// `meta.json`'s modification time and length when last (re)loaded:
+    /// a new commit rewrites it.
+    meta: Option<(std::time::SystemTime, u64)>,
+}
+
+fn meta_stamp(dir: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(dir.join("meta.json")).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 /// The day indexes of a data directory.
@@ -133,17 +141,22 @@ impl IndexSet {
                 },
             };
             let entry = if entry.reloaded.elapsed() >= self.reload_after {
-                if let Err(error) = entry.reader.reload() {
-                    selection
-                        .unreadable
-                        .push((IndexLayout::day_name(stream, day), error.to_string()));
-                    opened.remove(&(stream, day));
-                    continue;
+                let stamp = meta_stamp(&path);
+                let changed = stamp.is_none() || stamp != entry.meta;
+                if changed {
+                    if let Err(error) = entry.reader.reload() {
+                        selection
+                            .unreadable
+                            .push((IndexLayout::day_name(stream, day), error.to_string()));
+                        opened.remove(&(stream, day));
+                        continue;
+                    }
                 }
                 let fresh = Arc::new(Opened {
                     _index: entry._index.clone(),
                     reader: entry.reader.clone(),
                     reloaded: Instant::now(),
+                    meta: stamp,
                 });
                 opened.insert((stream, day), Arc::clone(&fresh));
                 fresh
@@ -161,6 +174,7 @@ impl IndexSet {
 }
 
 fn open_reader(path: &Path, schema: &IndexSchema) -> Result<Opened, IndexError> {
+    let meta = meta_stamp(path);
     let index = open_existing(path, schema)?;
     let reader = index
         .reader_builder()
@@ -172,6 +186,7 @@ fn open_reader(path: &Path, schema: &IndexSchema) -> Result<Opened, IndexError> 
         _index: index,
         reader,
         reloaded: Instant::now(),
+        meta,
     })
 }
 

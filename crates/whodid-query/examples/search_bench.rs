@@ -220,8 +220,8 @@ fn measure(data: &Path, runs: usize) {
         from: now - days * 86_400_000_000,
         to: now,
     };
-    // Ten people of ordinary activity, in turn.
-    let people: Vec<String> = (0..10).map(|i| person(40 + i * 7)).collect();
+    // Ten people among the busier half, in turn.
+    let people: Vec<String> = (0..10).map(|i| person(5 + i * 3)).collect();
     let (p50, p99, hits) = time_runs(runs, |i| {
         let page = service
             .who(

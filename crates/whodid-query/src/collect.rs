@@ -366,16 +366,19 @@ impl SegmentCollector for ValueCountsSegment {
         };
         match self.reading {
             SegmentReading::Keyword(Some(column), counts) => {
-                let mut text = String::new();
-                for (ord, count) in counts.into_iter().enumerate() {
-                    if count == 0 {
-                        continue;
+                // One pass over the dictionary: looking ords up one by one
+                // re-reads a block per value.
+                let ords: Vec<u64> = (0..counts.len() as u64)
+                    .filter(|o| counts[*o as usize] > 0)
+                    .collect();
+                let mut at = 0;
+                let _ = column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+                    if let Some(ord) = ords.get(at) {
+                        let key = String::from_utf8_lossy(bytes).into_owned();
+                        *out.values.entry(key).or_default() += counts[*ord as usize];
                     }
-                    text.clear();
-                    if column.ord_to_str(ord as u64, &mut text).unwrap_or(false) {
-                        *out.values.entry(text.clone()).or_default() += count;
-                    }
-                }
+                    at += 1;
+                });
             }
             SegmentReading::Number(Some(_), counts) => {
                 for (v, count) in counts {

@@ -148,7 +148,7 @@ impl RecordView {
     fn any_keyword(&self, pattern: &Pattern) -> bool {
         FIELDS
             .iter()
-            .filter(|spec| spec.kind == FieldKind::Keyword)
+            .filter(|spec| spec.kind == FieldKind::Keyword && spec.bare)
             .any(|spec| {
                 if spec.source == Source::KubeAnnotations {
                     self.all_annotation_values()

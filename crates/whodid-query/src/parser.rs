@@ -404,3 +404,84 @@ fn compare(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kw(field: &str, value: &str) -> Expr {
+        Expr::Keyword {
+            field: lookup(field),
+            pattern: Pattern::Exact(value.into()),
+        }
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or_and_juxtaposition_is_and() {
+        assert_eq!(
+            parse("verb:get or verb:list and stage:x").unwrap(),
+            Expr::Or(vec![
+                kw("verb", "get"),
+                Expr::And(vec![kw("verb", "list"), kw("stage", "x")])
+            ])
+        );
+        assert_eq!(
+            parse("verb:get stage:x").unwrap(),
+            Expr::And(vec![kw("verb", "get"), kw("stage", "x")])
+        );
+        assert_eq!(
+            parse("NOT verb:(get OR list)").unwrap(),
+            Expr::Not(Box::new(Expr::Or(vec![
+                kw("verb", "get"),
+                kw("verb", "list")
+            ])))
+        );
+    }
+
+    #[test]
+    fn values_keep_colons_and_escapes() {
+        assert_eq!(
+            parse("user.username:system:serviceaccount:ci:deployer").unwrap(),
+            kw("user.username", "system:serviceaccount:ci:deployer")
+        );
+        assert_eq!(
+            parse(r#"userAgent:"kubectl/v1 (linux)""#).unwrap(),
+            kw("userAgent", "kubectl/v1 (linux)")
+        );
+        assert_eq!(parse(r"verb:a\*b").unwrap(), kw("verb", "a*b"));
+        assert_eq!(
+            parse("verb:cre*").unwrap(),
+            Expr::Keyword {
+                field: lookup("verb"),
+                pattern: Pattern::Wildcard {
+                    parts: vec!["cre".into(), String::new()]
+                }
+            }
+        );
+        assert_eq!(
+            parse("verb:*").unwrap(),
+            Expr::Exists(lookup("verb").unwrap())
+        );
+        assert_eq!(parse("").unwrap(), Expr::All);
+        assert_eq!(parse(" * ").unwrap(), Expr::All);
+    }
+
+    #[test]
+    fn ranges_on_numbers_and_time() {
+        assert_eq!(
+            parse("responseStatus.code>=400").unwrap(),
+            Expr::Number {
+                field: lookup("responseStatus.code").unwrap(),
+                cmp: Cmp::Ge,
+                value: 400
+            }
+        );
+        assert_eq!(
+            parse("time < 2026-11-22T10:00:00Z").unwrap(),
+            Expr::Time {
+                cmp: Cmp::Lt,
+                micros: 1_795_341_600_000_000
+            }
+        );
+    }
+}

@@ -233,3 +233,15 @@ fn reversed_and_future_ranges_are_refused() {
         })
     ));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 500, ..Default::default() })]
+
+    /// Any text: a query or an error whose column lies within it, never a panic.
+    #[test]
+    fn any_text_parses_or_points_inside_it(query in "[a-z.:*()\" \\\\<>=!-]{0,40}|\\PC{0,20}") {
+        if let Err(error) = parse(&query) {
+            proptest::prop_assert!(error.column >= 1 && error.column <= query.chars().count() + 1, "{}", error.render(&query));
+        }
+    }
+}

@@ -241,3 +241,74 @@ fn read_count(dir: &Path) -> u64 {
     let reader = whodid_journal::reader::JournalReader::open(dir).unwrap();
     reader.bounds(Stream::AuthLog).unwrap().1
 }
+
+#[test]
+fn search_aggregates_top_values_distinct_and_histograms() {
+    let dir = data_dir();
+    let (code, out, err) = run(
+        dir.path(),
+        &[
+            "search",
+            "stage:ResponseComplete",
+            "--since",
+            "100000d",
+            "--top",
+            "user.username",
+            "--size",
+            "2",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // stats.md: system:apiserver 596, alice 326 of 1,426 ResponseComplete events.
+    assert_eq!(
+        rows,
+        [
+            vec!["system:apiserver", "596"],
+            vec!["alice@example.com", "326"],
+            vec!["(other)", "504"]
+        ]
+    );
+    assert!(err.contains("1426 matching records"), "{err}");
+    let (_, out, _) = run(
+        dir.path(),
+        &[
+            "search",
+            "stream:kubeaudit",
+            "--since",
+            "100000d",
+            "--distinct",
+            "verb",
+        ],
+    );
+    assert!(out.contains("different values"), "{out}");
+    let (code, out, err) = run(
+        dir.path(),
+        &[
+            "search",
+            "",
+            "--from",
+            "2026-11-22T00:00:00Z",
+            "--to",
+            "2026-11-23T00:00:00Z",
+            "--histogram",
+            "1h",
+            "-o",
+            "csv",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 25);
+    let total: u64 = out
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        total > 2947,
+        "kubeaudit and authlog events of the capture day: {total}"
+    );
+}
