@@ -97,7 +97,9 @@ row() { # name, measure key, rg key, jq key
     "$(echo "$rg / $p50" | bc -l)" "$(echo "$jq / $p50" | bc -l)"
 }
 echo
-echo "events: $events over 30 days; generate+journal ${gen_s%.*} s; reindex ${index_s%.*} s ($(cat "$out/reindex.txt"))"
+gen_text="${gen_s%.*} s"
+if [ "${REUSE:-0}" = 1 ]; then gen_text="reused (REUSE=1)"; fi
+echo "events: $events over 30 days; generate+journal $gen_text; reindex ${index_s%.*} s ($(cat "$out/reindex.txt"))"
 echo
 echo "| question | whodid p50 ms | whodid p99 ms | rg ms | jq ms | vs rg | vs jq |"
 echo "|---|---:|---:|---:|---:|---:|---:|"

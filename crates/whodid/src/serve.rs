@@ -388,8 +388,7 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
             commit_every: config.index.commit_every,
             ..whodid_index::config::IndexConfig::default()
         };
-        let follower = whodid_index::follower::Follower::spawn(&config.data, index_config)
-            .context("opening the search index")?;
+        let follower = spawn_follower(&config.data, index_config).await?;
         let tokens_path = config
             .index
             .api_tokens
@@ -450,6 +449,25 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
         }
     }
     Ok(())
+}
+
+/// Starts the index follower; a `whodid search` catching the index up at
+/// this moment holds its lock briefly, so a locked index is tried again.
+async fn spawn_follower(
+    data: &std::path::Path,
+    config: whodid_index::config::IndexConfig,
+) -> anyhow::Result<whodid_index::follower::FollowerHandle> {
+    let mut attempt = 0;
+    loop {
+        match whodid_index::follower::Follower::spawn(data, config.clone()) {
+            Ok(follower) => return Ok(follower),
+            Err(whodid_index::IndexError::Locked { .. }) if attempt < 60 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("opening the search index")),
+        }
+    }
 }
 
 fn spawn_retention(config: &Config, journal: Arc<Journal>) {
