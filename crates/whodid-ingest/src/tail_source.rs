@@ -307,15 +307,7 @@ impl TailSource {
                     }
                     if let Some(position) = position {
                         if saved.as_ref() != Some(&position) {
-                            let record = SavedPosition {
-                                version: 1,
-                                source: self.config.name.clone(),
-                                position: serde_json::to_value(&position).unwrap_or_default(),
-                                journal_end,
-                            };
-                            if let Err(e) = self.positions.save(&record) {
-                                tracing::error!(source = %self.config.name, error = %e, "could not save the position");
-                            }
+                            self.save_position(&position, journal_end);
                             saved = Some(position);
                         }
                     }
@@ -342,18 +334,23 @@ impl TailSource {
                     }
                 }
                 if let Some(position) = position {
-                    let record = SavedPosition {
-                        version: 1,
-                        source: self.config.name.clone(),
-                        position: serde_json::to_value(&position).unwrap_or_default(),
-                        journal_end,
-                    };
-                    if let Err(e) = self.positions.save(&record) {
-                        tracing::error!(source = %self.config.name, error = %e, "could not save the position");
-                    }
+                    self.save_position(&position, journal_end);
                 }
             }
             return;
+        }
+    }
+
+    /// Saves `position` (the stream's journal end then: `journal_end`).
+    fn save_position(&self, position: &TailPosition, journal_end: u64) {
+        let record = SavedPosition {
+            version: 1,
+            source: self.config.name.clone(),
+            position: serde_json::to_value(position).unwrap_or_default(),
+            journal_end,
+        };
+        if let Err(e) = self.positions.save(&record) {
+            tracing::error!(source = %self.config.name, error = %e, "could not save the position");
         }
     }
 

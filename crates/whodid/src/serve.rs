@@ -158,16 +158,6 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "whodid: journal public key (give it to auditors): {}",
         journal.verifier().vkey()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(
-            std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
-                .max(2),
-        )
-        .enable_all()
-        .thread_name("whodid-io")
-        .build()
-        .context("starting the async runtime")?;
     let outcome = runtime.block_on(serve(&config, Arc::clone(&journal), signals));
     eprintln!("whodid: shutting down: syncing and signing final checkpoints");
     let closed = journal.close().context("closing the journal");
