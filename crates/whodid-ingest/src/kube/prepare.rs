@@ -103,7 +103,7 @@ impl KubeSource {
             .unwrap_or_default();
         let scan = self.redaction.is_some() && may_need_redaction(raw, resource);
         let stored = if downgrade.is_some() || scan {
-            match self.rewrite(raw, summary.level, downgrade, &mut envelope) {
+            match self.rewrite(raw, summary.level, downgrade, scan, &mut envelope) {
                 Ok(Some(bytes)) => bytes,
                 Ok(None) => raw.to_vec(),
                 Err(reason) => return self.invalid(raw, reason),
@@ -129,10 +129,9 @@ impl KubeSource {
         raw: &[u8],
         level: Level,
         downgrade: Option<Decision>,
+        needs_redaction: bool,
         envelope: &mut Envelope,
     ) -> Result<Option<Vec<u8>>, String> {
-        let needs_redaction =
-            self.redaction.is_some() && may_need_redaction(raw, envelope_resource(envelope));
         if let Some(mut decision) = downgrade {
             decision.level = decision.level.min(level);
             // The fast path: only bodies removed (no managed fields to
@@ -213,9 +212,4 @@ pub fn invalid_record(stream: Stream, cluster: &str, raw: &[u8], reason: &str) -
         envelope: envelope.to_json(),
         raw: raw.to_vec(),
     }
-}
-
-/// The resource of an envelope's target (`secrets/db` → `secrets`).
-fn envelope_resource(envelope: &Envelope) -> &str {
-    envelope.target.split('/').next().unwrap_or_default()
 }

@@ -13,7 +13,7 @@ use whodid_ingest::sink::Sink;
 use whodid_ingest::IngestMetrics;
 use whodid_journal::reader::JournalReader;
 use whodid_journal::{Journal, JournalConfig, RecordInput};
-use whodid_model::{Envelope, Origin, Stream};
+use whodid_model::{Origin, Stream};
 
 use crate::fixtures::capture_lines;
 
@@ -127,5 +127,4 @@ fn resume_takes_the_newest_of_saved_and_journaled_positions() {
         resume_position(&positions, &reader, Stream::KubeAudit, "c").unwrap(),
         None
     );
-    let _ = Envelope::from_json;
 }
