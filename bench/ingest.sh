@@ -44,7 +44,7 @@ YAML
 "$bin" serve -c "$out/whodid.yaml" 2> "$out/serve.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$out/serve.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "cluster bench" "$out/serve.log" && break; sleep 0.1; done
 addr=$(grep -o 'listening on https://[^ ]*' "$out/serve.log" | sed 's|listening on https://||')
 cpu0=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
 result=$("$loadgen" "$addr" "$out/data/tls/ca.crt" "$out/certs/bench-client.crt" "$out/certs/bench-client.key" bench testdata/k8s/capture-audit.log.gz "$connections" "$seconds" 400)
@@ -86,7 +86,7 @@ start=$(date +%s.%N)
 "$bin" serve -c "$out/tail.yaml" 2> "$out/tail.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$out/tail.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "cluster tail" "$out/tail.log" && break; sleep 0.1; done
 addr=$(grep -o 'listening on https://[^ ]*' "$out/tail.log" | sed 's|listening on https://||')
 while :; do
   n=$(curl -s --cacert "$out/tail-data/tls/ca.crt" "https://$addr/metrics" | awk '/^whodid_events_(accepted|invalid)_total/ { s += $2 } END { print s + 0 }')

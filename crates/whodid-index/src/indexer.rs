@@ -411,8 +411,8 @@ impl Indexer {
                 break;
             };
             let Some(record) = iter.next() else {
-                // Seen to the end of what existed when the iterator began.
-                self.iters.remove(&stream);
+                // The journal's current end: the iterator keeps its place
+                // and continues with what is appended later.
                 break;
             };
             let record = record?;

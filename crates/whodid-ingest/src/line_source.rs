@@ -69,13 +69,7 @@ impl LineParser {
     /// Feeds one line (without `\n`) starting at `at`.
     pub fn push_line(&mut self, at: Position, line: &[u8], out: &mut Vec<Parsed>) {
         match self {
-            LineParser::Kube(source) => {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    return;
-                }
-                out.push(Parsed::Kube(source.prepare(line)));
-            }
+            LineParser::Kube(source) => push_kube_line(source, line, out),
             LineParser::AuthLog(parser) => parser.push_line(at, line, &mut |item| {
                 out.push(match item {
                     Item::Record(parsed) => Parsed::Record(RecordInput {
@@ -89,6 +83,53 @@ impl LineParser {
                 parser.push_line(at, line, &mut |item| out.push(pg_item(item, filter)));
             }
         }
+    }
+
+    /// Feeds lines in order, as [`push_line`](Self::push_line) one by one
+    /// would. Kubernetes lines do not depend on each other: a large enough
+    /// run of them is prepared on up to `threads` threads (the caller's
+    /// among them), each taking a contiguous part, joined back in order.
+    pub fn push_lines(
+        &mut self,
+        lines: &[(Position, Vec<u8>)],
+        threads: usize,
+        out: &mut Vec<Parsed>,
+    ) {
+        let parts = threads.clamp(1, lines.len().div_ceil(PARALLEL_MIN_LINES).max(1));
+        let LineParser::Kube(source) = self else {
+            for (at, line) in lines {
+                self.push_line(*at, line, out);
+            }
+            return;
+        };
+        if parts == 1 {
+            for (_, line) in lines {
+                push_kube_line(source, line, out);
+            }
+            return;
+        }
+        let source: &KubeSource = source;
+        let prepare = |part: &[(Position, Vec<u8>)]| {
+            let mut prepared = Vec::with_capacity(part.len());
+            for (_, line) in part {
+                push_kube_line(source, line, &mut prepared);
+            }
+            prepared
+        };
+        let mut chunks = lines.chunks(lines.len().div_ceil(parts));
+        let first = chunks.next().unwrap_or_default();
+        std::thread::scope(|scope| {
+            let others: Vec<_> = chunks
+                .map(|part| scope.spawn(move || prepare(part)))
+                .collect();
+            out.extend(prepare(first));
+            for handle in others {
+                match handle.join() {
+                    Ok(prepared) => out.extend(prepared),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        });
     }
 
     /// Emits what is buffered (end of file, or the file has been quiet).
@@ -105,6 +146,18 @@ impl LineParser {
             _ => None,
         }
     }
+}
+
+/// Lines per thread below which preparing in parallel is not worth a thread.
+const PARALLEL_MIN_LINES: usize = 256;
+
+/// One kube-apiserver log line: blank lines are nothing, others an event.
+fn push_kube_line(source: &KubeSource, line: &[u8], out: &mut Vec<Parsed>) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    out.push(Parsed::Kube(source.prepare(line)));
 }
 
 /// An auth-log configuration for lines written up to `reference`.

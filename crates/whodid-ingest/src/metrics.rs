@@ -13,6 +13,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use whodid_journal::SyncStats;
 
 /// A cluster (webhook and kube log sources).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -78,6 +79,16 @@ pub struct IngestMetrics {
     pub gaps: Family<SourceLabel, Counter>,
     /// Seconds between the newest line a file source read and now.
     pub source_lag_seconds: Family<SourceLabel, Gauge<f64, AtomicU64>>,
+    /// The journal's fsync rounds.
+    pub journal_fsyncs: Counter,
+    /// Seconds the journal spent in fsync.
+    pub journal_fsync_seconds: Counter<f64, AtomicU64>,
+    /// The longest fsync round.
+    pub journal_fsync_longest_seconds: Gauge<f64, AtomicU64>,
+    /// The longest a written record waited for the fsync that made it durable.
+    pub journal_durable_wait_longest_seconds: Gauge<f64, AtomicU64>,
+    /// Two scrapes at once must not both add the same fsyncs.
+    journal_observe: std::sync::Mutex<()>,
 }
 
 impl IngestMetrics {
@@ -100,6 +111,11 @@ impl IngestMetrics {
             diagnostics: Family::default(),
             gaps: Family::default(),
             source_lag_seconds: Family::default(),
+            journal_fsyncs: Counter::default(),
+            journal_fsync_seconds: Counter::default(),
+            journal_fsync_longest_seconds: Gauge::default(),
+            journal_durable_wait_longest_seconds: Gauge::default(),
+            journal_observe: std::sync::Mutex::default(),
         };
         let r = registry.sub_registry_with_prefix("whodid");
         r.register(
@@ -182,7 +198,45 @@ impl IngestMetrics {
             "Seconds since the newest line a file source read",
             m.source_lag_seconds.clone(),
         );
+        r.register(
+            "journal_fsyncs",
+            "fsync rounds of the journal's writer",
+            m.journal_fsyncs.clone(),
+        );
+        r.register(
+            "journal_fsync_seconds",
+            "Seconds the journal's writer spent in fsync",
+            m.journal_fsync_seconds.clone(),
+        );
+        r.register(
+            "journal_fsync_longest_seconds",
+            "The longest fsync round since start",
+            m.journal_fsync_longest_seconds.clone(),
+        );
+        r.register(
+            "journal_durable_wait_longest_seconds",
+            "The longest a written record waited for the fsync that made it durable, since start",
+            m.journal_durable_wait_longest_seconds.clone(),
+        );
         m
+    }
+
+    /// Brings the journal's fsync figures up to date (before a scrape).
+    pub fn observe_journal(&self, stats: SyncStats) {
+        let _one_at_a_time = self
+            .journal_observe
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.journal_fsyncs
+            .inc_by(stats.fsyncs.saturating_sub(self.journal_fsyncs.get()));
+        let spent = stats.fsync_seconds - self.journal_fsync_seconds.get();
+        if spent > 0.0 {
+            self.journal_fsync_seconds.inc_by(spent);
+        }
+        self.journal_fsync_longest_seconds
+            .set(stats.longest_fsync_seconds);
+        self.journal_durable_wait_longest_seconds
+            .set(stats.longest_wait_seconds);
     }
 
     /// Metrics registered nowhere (tools and tests).

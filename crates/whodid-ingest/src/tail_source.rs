@@ -50,6 +50,8 @@ pub struct TailSourceConfig {
     pub poll_interval: Duration,
     /// A multi-line record still buffered after this much quiet is emitted.
     pub idle_flush: Duration,
+    /// Threads that prepare a round's Kubernetes lines (1: the source's own).
+    pub prepare_threads: usize,
 }
 
 /// A file source ready to run.
@@ -155,6 +157,7 @@ impl TailSource {
                 parser.set_reference(jiff::Timestamp::now());
                 let mut items: Vec<Parsed> = Vec::new();
                 let mut gaps: Vec<RecordInput> = Vec::new();
+                let mut lines: Vec<(Position, Vec<u8>)> = Vec::new();
                 for event in events.drain(..) {
                     match event {
                         TailEvent::Line {
@@ -170,7 +173,7 @@ impl TailSource {
                                 .bytes
                                 .get_or_create(&label)
                                 .inc_by(text.len() as u64 + 1);
-                            parser.push_line(at, &text, &mut items);
+                            lines.push((at, text));
                             afters.push((file, at, after));
                             last_line = Instant::now();
                             lines_since_flush += 1;
@@ -221,6 +224,8 @@ impl TailSource {
                         }
                     }
                 }
+                parser.push_lines(&lines, self.config.prepare_threads, &mut items);
+                drop(lines);
                 let quiet = last_line.elapsed() >= self.config.idle_flush;
                 if outcome.caught_up && quiet && parser.pending_since().is_some() {
                     parser.finish(&mut items);
@@ -280,11 +285,17 @@ impl TailSource {
                     }
                 }
                 in_flight.push_back((pending, position));
-                // Rounds in flight wait for their fsync while the next is read;
-                // positions are saved in order, once durable.
-                let settle = outcome.caught_up || in_flight.len() > MAX_ROUNDS_IN_FLIGHT;
-                while let Some((pending, position)) =
-                    settle.then(|| in_flight.pop_front()).flatten()
+                // Rounds in flight wait for their fsync while the next is read
+                // (all of them once caught up); positions are saved in order,
+                // once durable.
+                let keep = if outcome.caught_up {
+                    0
+                } else {
+                    MAX_ROUNDS_IN_FLIGHT
+                };
+                while let Some((pending, position)) = (in_flight.len() > keep)
+                    .then(|| in_flight.pop_front())
+                    .flatten()
                 {
                     if let Some(pending) = pending {
                         match runtime.block_on(pending.wait()) {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use crate::format::{record_leaf_hash, RecordInput};
 use crate::keys::SigningKeyPair;
 use crate::retention::{RetentionOutcome, RetentionPolicy};
 use crate::stream_log::StreamLog;
+use crate::sync_stats::{SyncCounters, SyncStats};
 use crate::writer::{self, AppendReceipt, Command, FsyncPolicy, Reply, Ticket, WriterSettings};
 
 /// How a journal behaves.
@@ -63,6 +64,7 @@ pub struct Journal {
     verifier: Verifier,
     commands: Mutex<Option<Sender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    sync_counters: Arc<SyncCounters>,
     _lock: DirLock,
 }
 
@@ -96,14 +98,21 @@ impl Journal {
             max_batch_records: config.max_batch_records,
             compaction_level: config.compaction_level,
         };
-        let (commands, writer) = writer::spawn(logs, key, settings)?;
+        let sync_counters = Arc::new(SyncCounters::default());
+        let (commands, writer) = writer::spawn(logs, key, settings, Arc::clone(&sync_counters))?;
         Ok(Journal {
             layout,
             verifier,
             commands: Mutex::new(Some(commands)),
             writer: Mutex::new(Some(writer)),
+            sync_counters,
             _lock: lock,
         })
+    }
+
+    /// The writer's fsync figures so far.
+    pub fn sync_stats(&self) -> SyncStats {
+        self.sync_counters.snapshot()
     }
 
     /// The data directory.

@@ -12,7 +12,8 @@
 //! [`stream_log`] (one stream, recovery), [`segment`] and [`format`] (bytes
 //! on disk), [`merkle`], [`proof`], [`checkpoint`], [`keys`], [`retention`],
 //! [`reader`] (records and proofs), `leaves` (leaf sidecars for proofs),
-//! `compaction` (sealed segments rewritten into large frames), [`verify`],
+//! `compaction` (sealed segments rewritten into large frames), `sync_stats`
+//! (fsync figures), [`verify`],
 //! [`datadir`].
 //!
 //! **Invariant:** nothing is acknowledged before the fsync that covers it
@@ -31,13 +32,16 @@ pub mod merkle;
 pub mod proof;
 pub mod proof_json;
 pub mod reader;
+mod record_iter;
 pub mod retention;
 pub mod segment;
 mod stream_log;
+mod sync_stats;
 pub mod verify;
 pub mod writer;
 
 pub use error::JournalError;
 pub use format::RecordInput;
 pub use journal::{Journal, JournalConfig};
+pub use sync_stats::SyncStats;
 pub use writer::{AppendReceipt, FsyncPolicy, Ticket};

@@ -17,6 +17,7 @@ pub use crate::leaves::StreamLeaves;
 use crate::merkle::leaf_hash;
 use crate::proof::{consistency_proof, inclusion_proof};
 use crate::proof_json::{hex, ConsistencyProofJson, InclusionProofJson};
+pub use crate::record_iter::RecordIter;
 use crate::segment::ScannedSegment;
 
 /// Read access to a data directory.
@@ -96,22 +97,14 @@ impl JournalReader {
         })
     }
 
-    /// Every record from `index` on, in order.
+    /// Every record from `index` on, in order; see [`RecordIter`].
     pub fn iter_from(&self, stream: Stream, index: u64) -> Result<RecordIter, JournalError> {
-        let segments = self.segments(stream)?;
-        // Start with the last segment that begins at or before `index`.
-        let start = segments
-            .iter()
-            .rposition(|(first, _)| *first <= index)
-            .unwrap_or(0);
-        Ok(RecordIter {
-            reader: self.clone(),
+        Ok(RecordIter::new(
+            self.clone(),
             stream,
-            segments: segments[start..].iter().map(|(_, p)| p.clone()).collect(),
-            next_segment: 0,
-            buffered: Vec::new().into_iter(),
-            from: index,
-        })
+            self.segments(stream)?,
+            index,
+        ))
     }
 
     /// The leaf hashes of the kept records before `end`, from the sidecars.
@@ -244,53 +237,4 @@ fn available(sizes: &[u64]) -> String {
     }
     let newest: Vec<String> = sizes.iter().rev().take(10).map(u64::to_string).collect();
     newest.join(", ")
-}
-
-/// Records of a stream, in order.
-#[derive(Debug)]
-pub struct RecordIter {
-    reader: JournalReader,
-    stream: Stream,
-    segments: Vec<PathBuf>,
-    next_segment: usize,
-    buffered: std::vec::IntoIter<StoredRecord>,
-    from: u64,
-}
-
-impl Iterator for RecordIter {
-    type Item = Result<StoredRecord, JournalError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(record) = self.buffered.next() {
-                if record.index < self.from {
-                    continue;
-                }
-                return Some(Ok(record));
-            }
-            let path = self.segments.get(self.next_segment)?.clone();
-            self.next_segment += 1;
-            let scanned = match self.reader.scan(self.stream, &path) {
-                Ok(s) => s,
-                Err(e) => return Some(Err(e)),
-            };
-            let mut records = Vec::new();
-            for frame in &scanned.frames {
-                if frame.header.first_index + u64::from(frame.header.count) <= self.from {
-                    continue;
-                }
-                match scanned.records(frame) {
-                    Ok(r) => records.extend(r),
-                    Err(source) => {
-                        return Some(Err(JournalError::Corrupt {
-                            stream: self.stream.to_string(),
-                            path,
-                            source,
-                        }))
-                    }
-                }
-            }
-            self.buffered = records.into_iter();
-        }
-    }
 }

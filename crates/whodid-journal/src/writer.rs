@@ -21,6 +21,7 @@ use crate::keys::SigningKeyPair;
 use crate::merkle::Hash;
 use crate::retention::{self, RetentionOutcome, RetentionPolicy};
 use crate::stream_log::StreamLog;
+use crate::sync_stats::SyncCounters;
 
 /// When appended records are forced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +143,7 @@ pub(crate) fn spawn(
     mut logs: BTreeMap<Stream, StreamLog>,
     key: SigningKeyPair,
     settings: WriterSettings,
+    counters: Arc<SyncCounters>,
 ) -> Result<(Sender<Command>, std::thread::JoinHandle<()>), JournalError> {
     let (tx, rx) = mpsc::channel::<Command>();
     let mut compactor = match settings.compaction_level {
@@ -151,7 +153,14 @@ pub(crate) fn spawn(
     let handle = std::thread::Builder::new()
         .name("whodid-journal-writer".into())
         .spawn(move || {
-            run(&mut logs, &key, &settings, &rx, compactor.as_ref());
+            run(
+                &mut logs,
+                &key,
+                &settings,
+                &rx,
+                compactor.as_ref(),
+                &counters,
+            );
             if let Some(compactor) = compactor.as_mut() {
                 compactor.stop();
             }
@@ -207,8 +216,11 @@ fn run(
     settings: &WriterSettings,
     rx: &Receiver<Command>,
     compactor: Option<&Compactor>,
+    counters: &SyncCounters,
 ) {
     let mut pending: Vec<Pending> = Vec::new();
+    // When the oldest record not yet fsynced was written.
+    let mut unsynced_since: Option<Instant> = None;
     let mut last_fsync = Instant::now();
     let mut failure = Failure::default();
     loop {
@@ -256,6 +268,9 @@ fn run(
         }
         if !appends.is_empty() {
             write_batch(logs, appends, &mut pending, &failure);
+            if !pending.is_empty() {
+                unsynced_since.get_or_insert_with(Instant::now);
+            }
         }
         let fsync_due = match settings.fsync {
             FsyncPolicy::EveryBatch | FsyncPolicy::Never => true,
@@ -265,9 +280,13 @@ fn run(
         };
         if fsync_due && !pending.is_empty() {
             if settings.fsync != FsyncPolicy::Never {
+                let started = Instant::now();
                 sync_all(logs, &mut pending, &mut failure);
                 last_fsync = Instant::now();
+                let waited = unsynced_since.map_or(Duration::ZERO, |t| last_fsync - t);
+                counters.record(last_fsync - started, waited);
             }
+            unsynced_since = None;
             answer(&mut pending, &failure);
         }
         if failure.0.is_none() {

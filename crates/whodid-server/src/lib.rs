@@ -71,6 +71,7 @@ pub fn spawn_background(state: &Arc<ServerState>) {
 }
 
 async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
+    state.metrics.observe_journal(state.journal.sync_stats());
     let mut text = String::new();
     match prometheus_client::encoding::text::encode(&mut text, &state.registry) {
         Ok(()) => (

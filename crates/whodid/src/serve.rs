@@ -315,6 +315,7 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
                     host: String::new(),
                     poll_interval: Duration::from_millis(200),
                     idle_flush: Duration::from_secs(1),
+                    prepare_threads: kube_prepare_threads(),
                 },
                 factory,
                 Sink::Kube {
@@ -337,6 +338,7 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
                 host: source.host.clone(),
                 poll_interval: Duration::from_millis(200),
                 idle_flush: Duration::from_secs(1),
+                prepare_threads: 1,
             },
             factory,
             Sink::Journal {
@@ -526,4 +528,10 @@ fn display(path: &PathBuf) -> String {
         .unwrap_or_else(|_| path.clone())
         .display()
         .to_string()
+}
+
+/// Threads preparing a Kubernetes log source's lines: every core, up to 4
+/// (beyond that the journal's one writer thread is the limit).
+fn kube_prepare_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }

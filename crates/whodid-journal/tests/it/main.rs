@@ -8,6 +8,7 @@ mod common;
 mod compaction;
 mod crash;
 mod disk_full;
+mod follow;
 mod open_checks;
 mod proofs;
 mod retention;
