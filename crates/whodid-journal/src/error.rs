@@ -112,6 +112,18 @@ pub enum JournalError {
         #[source]
         source: Arc<JournalError>,
     },
+    /// The data directory's file system has less free space than the
+    /// configured reserve: appends are refused (like a full disk) so that
+    /// checkpoints, the index and retention still have room.
+    #[error("{path}: only {free} bytes free, below the reserve of {reserve} bytes (journal.min_free_bytes): not storing; free space and retry")]
+    LowSpace {
+        /// The data directory.
+        path: PathBuf,
+        /// Bytes available to whodid.
+        free: u64,
+        /// The configured reserve.
+        reserve: u64,
+    },
     /// The journal was closed.
     #[error("the journal is closed")]
     Closed,
@@ -150,9 +162,11 @@ pub enum JournalError {
 
 impl JournalError {
     /// True when the error comes from a full disk or quota (ENOSPC, EDQUOT,
-    /// EFBIG): the caller should answer "try later" (503), not "bad input".
+    /// EFBIG) or free space below the reserve: the caller should answer
+    /// "try later" (503), not "bad input".
     pub fn is_storage_full(&self) -> bool {
         match self {
+            JournalError::LowSpace { .. } => true,
             JournalError::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::StorageFull

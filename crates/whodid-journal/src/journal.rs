@@ -40,6 +40,11 @@ pub struct JournalConfig {
     /// zstd level at which sealed segments are rewritten into large frames
     /// in the background; `None` keeps segments as group commit wrote them.
     pub compaction_level: Option<i32>,
+    /// Appends are refused with [`JournalError::LowSpace`] while the data
+    /// directory's file system has fewer bytes free than this, so that
+    /// checkpoints, the index and retention keep room to work. 0: no reserve
+    /// (appends fail only when a write does).
+    pub min_free_bytes: u64,
 }
 
 impl Default for JournalConfig {
@@ -53,6 +58,7 @@ impl Default for JournalConfig {
             key_name: "whodid-journal".to_owned(),
             max_batch_records: 16_384,
             compaction_level: Some(5),
+            min_free_bytes: 0,
         }
     }
 }
@@ -65,6 +71,7 @@ pub struct Journal {
     commands: Mutex<Option<Sender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     sync_counters: Arc<SyncCounters>,
+    min_free_bytes: u64,
     _lock: DirLock,
 }
 
@@ -106,6 +113,7 @@ impl Journal {
             commands: Mutex::new(Some(commands)),
             writer: Mutex::new(Some(writer)),
             sync_counters,
+            min_free_bytes: config.min_free_bytes,
             _lock: lock,
         })
     }
@@ -133,12 +141,29 @@ impl Journal {
         sender.send(command).map_err(|_| JournalError::WriterGone)
     }
 
+    /// Refuses an append while free space is below the reserve. One
+    /// `statvfs` per append; if it fails, the writes decide.
+    fn check_reserve(&self) -> Result<(), JournalError> {
+        if self.min_free_bytes == 0 {
+            return Ok(());
+        }
+        match fs2::available_space(self.layout.root()) {
+            Ok(free) if free < self.min_free_bytes => Err(JournalError::LowSpace {
+                path: self.layout.root().to_owned(),
+                free,
+                reserve: self.min_free_bytes,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn send_append(
         &self,
         stream: Stream,
         records: Vec<RecordInput>,
         reply: Reply,
     ) -> Result<(), JournalError> {
+        self.check_reserve()?;
         // Hash on the caller's thread: appenders hash in parallel and the
         // writer thread is left with compression and IO.
         let leaves = records

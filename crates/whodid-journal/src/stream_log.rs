@@ -333,16 +333,32 @@ impl StreamLog {
                 .append(true)
                 .open(&path)
                 .map_err(JournalError::io(&path))?;
-            file.write_all(&encode_segment_header(self.stream, first, 0))
+            let created = file
+                .write_all(&encode_segment_header(self.stream, first, 0))
                 .and_then(|()| file.sync_all())
-                .map_err(JournalError::io(&path))?;
-            let leaves = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .open(&leaves_path)
-                .map_err(JournalError::io(&leaves_path))?;
-            sync_dir(&self.layout.stream_dir(self.stream))?;
+                .map_err(JournalError::io(&path))
+                .and_then(|()| {
+                    OpenOptions::new()
+                        .create(true)
+                        .truncate(true)
+                        .write(true)
+                        .open(&leaves_path)
+                        .map_err(JournalError::io(&leaves_path))
+                })
+                .and_then(|leaves| {
+                    sync_dir(&self.layout.stream_dir(self.stream))?;
+                    Ok(leaves)
+                });
+            let leaves = match created {
+                Ok(leaves) => leaves,
+                Err(e) => {
+                    // A full disk: take back the half-made segment (it holds
+                    // no record), so that the next append can make it again.
+                    let _ = std::fs::remove_file(&path);
+                    let _ = std::fs::remove_file(&leaves_path);
+                    return Err(e);
+                }
+            };
             self.segments.push(SegmentMeta {
                 first_index: first,
                 end_index: first,

@@ -181,7 +181,7 @@ async fn handle(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
                 format!(
-                    "body of {} bytes is over the limit of {limit} bytes",
+                    "body of {} bytes (Content-Length) is over the limit of {limit} bytes",
                     declared.unwrap_or(0)
                 ),
             ),
@@ -299,7 +299,9 @@ async fn read_body(
                 return Err(Reject::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too_large",
-                    format!("body is over the limit of {limit} bytes"),
+                    format!(
+                        "body without a Content-Length is over the limit of {limit} bytes (more than {limit} bytes arrived)"
+                    ),
                 ));
             }
             state.record_cut_off(cluster, declared, &e.to_string());
@@ -338,7 +340,10 @@ fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, Reject> {
         return Err(Reject::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
-            format!("gunzipped body is over the limit of {limit} bytes"),
+            format!(
+                "body of {} bytes gunzips to more than {limit} bytes, over the limit of {limit} bytes",
+                bytes.len()
+            ),
         ));
     }
     Ok(out)

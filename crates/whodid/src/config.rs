@@ -101,6 +101,8 @@ pub(crate) struct JournalConfigFile {
     #[serde(deserialize_with = "duration")]
     pub(crate) checkpoint_interval: Duration,
     pub(crate) segment_max_bytes: u64,
+    /// Refuse new events (503) while the data directory has less free space.
+    pub(crate) min_free_bytes: u64,
 }
 
 impl Default for JournalConfigFile {
@@ -110,6 +112,7 @@ impl Default for JournalConfigFile {
             checkpoint_records: 10_000,
             checkpoint_interval: Duration::from_secs(10),
             segment_max_bytes: 64 << 20,
+            min_free_bytes: 64 << 20,
         }
     }
 }

@@ -147,6 +147,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         checkpoint_every_records: config.journal.checkpoint_records,
         checkpoint_every: config.journal.checkpoint_interval,
         segment_max_bytes: config.journal.segment_max_bytes,
+        min_free_bytes: config.journal.min_free_bytes,
         ..JournalConfig::default()
     };
     let journal = Arc::new(

@@ -121,3 +121,33 @@ fn a_full_disk_refuses_appends_and_loses_nothing() {
     let report = check(dir.path());
     assert!(report.is_intact(), "{:?}", report.problems);
 }
+
+#[test]
+fn free_space_below_the_reserve_refuses_appends_as_a_full_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let reserve = |min_free_bytes| JournalConfig {
+        min_free_bytes,
+        ..config()
+    };
+    {
+        // No file system has this much free: every append is refused.
+        let journal = Journal::open(dir.path(), reserve(u64::MAX)).unwrap();
+        let e = journal
+            .append_wait(Stream::KubeAudit, vec![record(0)])
+            .unwrap_err();
+        assert!(matches!(e, JournalError::LowSpace { .. }), "{e}");
+        assert!(e.is_storage_full(), "{e}");
+        assert!(e.to_string().contains("min_free_bytes"), "{e}");
+        journal.close().unwrap();
+    }
+    let journal = Journal::open(dir.path(), reserve(1)).unwrap();
+    let receipt = journal
+        .append_wait(Stream::KubeAudit, vec![record(0)])
+        .unwrap();
+    assert_eq!(
+        receipt.first_index, 0,
+        "nothing of the refused append was kept"
+    );
+    journal.close().unwrap();
+    assert!(check(dir.path()).is_intact());
+}

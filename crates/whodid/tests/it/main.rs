@@ -20,4 +20,6 @@ mod util;
 mod webhook_auth;
 mod webhook_bad_input;
 mod webhook_crash;
+mod webhook_disk_full;
+mod webhook_http2;
 mod webhook_replay;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use whodid_model::Stream;
 
-use crate::server::{ca, post_once, records, runtime, Server};
+use crate::server::{post_once, records, runtime, Prod, Server};
 use crate::util::{read, text, whodid};
 
 /// A PEM value out of the kubeconfig's base64 `*-data` field.
@@ -147,15 +147,12 @@ fn ingest_imports_an_old_log_once() {
 #[test]
 fn backpressure_and_silence() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let ca = ca(&data);
-    let id = ca.issue_client("prod", 30).unwrap();
-    let server = Server::start(
+    let prod = Prod::new(&dir.path().join("data"));
+    let (data, ca, id) = (&prod.data, &prod.ca, &prod.id);
+    let server = prod.serve(
         dir.path(),
-        &format!(
-            "data: {}\nlimits:\n  max_inflight_bytes: 600000\n  queue_wait: 200ms\n  body_timeout: 30s\nclusters:\n  - name: prod\n    silence_limit: 1s\n",
-            data.display()
-        ),
+        "limits:\n  max_inflight_bytes: 600000\n  queue_wait: 200ms\n  body_timeout: 30s\n",
+        "    silence_limit: 1s\n",
     );
     let rt = runtime();
     // Silent for more than a second: a gap record.
@@ -163,21 +160,21 @@ fn backpressure_and_silence() {
     let batch = read("k8s/webhook/batch-00001.json.gz");
     rt.block_on(async {
         // A slow sender takes the room: its body trickles in.
-        let mut slow = raw_tls(&ca, &id, &server.addr).await;
+        let mut slow = raw_tls(ca, id, &server.addr).await;
         slow.write_all(b"POST /k8s-audit/prod HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 590000\r\n\r\n{").await.unwrap();
         slow.flush().await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let answer = post_once(ca.cert_pem(), Some(&id), &server.addr, "/k8s-audit/prod", batch.clone()).await.unwrap();
+        let answer = post_once(ca.cert_pem(), Some(id), &server.addr, "/k8s-audit/prod", batch.clone()).await.unwrap();
         assert_eq!(answer.status, 429, "{}", String::from_utf8_lossy(&answer.body));
         assert!(answer.retry_after.is_some());
         // The slow sender gives up: its batch becomes a gap record; room again.
         drop(slow);
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let answer = post_once(ca.cert_pem(), Some(&id), &server.addr, "/k8s-audit/prod", batch.clone()).await.unwrap();
+        let answer = post_once(ca.cert_pem(), Some(id), &server.addr, "/k8s-audit/prod", batch.clone()).await.unwrap();
         assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
     });
     server.stop();
-    let stored = records(&data, Stream::KubeAudit);
+    let stored = records(data, Stream::KubeAudit);
     let gaps: Vec<serde_json::Value> = stored
         .iter()
         .filter(|(e, _)| e.action == "whodid.gap")
@@ -203,29 +200,9 @@ async fn raw_tls(
     id: &whodid_server::pki::PemPair,
     addr: &str,
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca.cert_pem().as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let chain: Vec<_> = rustls_pki_types::CertificateDer::pem_slice_iter(id.cert.as_bytes())
-        .map(|c| c.unwrap())
-        .collect();
-    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(id.key.as_bytes()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .unwrap();
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-        .connect(
-            rustls_pki_types::ServerName::try_from("localhost").unwrap(),
-            tcp,
-        )
+    whodid_server::client::ClientConfig::new(ca.cert_pem(), Some((&id.cert, &id.key)))
+        .unwrap()
+        .connect_tls(addr, "localhost")
         .await
         .unwrap()
 }
@@ -233,30 +210,15 @@ async fn raw_tls(
 #[test]
 fn the_query_api_needs_a_token_and_finds_what_the_webhook_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let ca = ca(&data);
-    let id = ca.issue_client("prod", 30).unwrap();
-    let server = Server::start(
-        dir.path(),
-        &format!(
-            "data: {}\nindex:\n  commit_every: 200ms\nclusters:\n  - name: prod\n",
-            data.display()
-        ),
-    );
+    let prod = Prod::new(&dir.path().join("data"));
+    let (data, ca) = (&prod.data, &prod.ca);
+    let server = prod.serve(dir.path(), "index:\n  commit_every: 200ms\n", "");
     let rt = runtime();
     let tokens = std::fs::read_to_string(data.join("keys/api-tokens")).unwrap();
     let token = tokens.lines().find(|l| l.starts_with("admin ")).unwrap()[6..]
         .trim()
         .to_owned();
-    let answer = rt
-        .block_on(post_once(
-            ca.cert_pem(),
-            Some(&id),
-            &server.addr,
-            "/k8s-audit/prod",
-            read("k8s/webhook/batch-00011.json"),
-        ))
-        .unwrap();
+    let answer = prod.post(&rt, &server, read("k8s/webhook/batch-00011.json"));
     assert_eq!(answer.status, 200);
     let get = |token: Option<&str>, path: &str| {
         rt.block_on(async {

@@ -12,6 +12,9 @@ use whodid_model::{Envelope, Stream};
 use whodid_server::client::{Answer, ClientConfig, WebhookClient};
 use whodid_server::pki::{LocalCa, PemPair};
 
+/// How long a test waits for one answer before it calls the server hung.
+const ANSWER_WITHIN: Duration = Duration::from_secs(120);
+
 /// A running server.
 pub(crate) struct Server {
     child: Option<Child>,
@@ -121,6 +124,98 @@ pub(crate) fn ca(data: &Path) -> LocalCa {
     std::fs::create_dir_all(data).unwrap();
     whodid_journal::datadir::prepare(data, true).unwrap();
     LocalCa::load_or_create(&data.join("tls")).unwrap()
+}
+
+/// Cluster `prod` on a data directory: its CA and a client certificate,
+/// made before a server starts, and the batches posted with them.
+pub(crate) struct Prod {
+    pub(crate) data: PathBuf,
+    pub(crate) ca: LocalCa,
+    pub(crate) id: PemPair,
+}
+
+impl Prod {
+    /// The data directory's CA and a certificate for `prod`.
+    pub(crate) fn new(data: &Path) -> Prod {
+        let ca = ca(data);
+        let id = ca.issue_client("prod", 30).unwrap();
+        Prod {
+            data: data.to_owned(),
+            ca,
+            id,
+        }
+    }
+
+    /// `whodid serve` (config file in `dir`) with the top-level YAML
+    /// `settings` and cluster `prod` last, with `cluster` (more fields of its
+    /// item, each line indented by four spaces).
+    pub(crate) fn serve(&self, dir: &Path, settings: &str, cluster: &str) -> Server {
+        Server::start(
+            dir,
+            &format!(
+                "data: {}
+{settings}clusters:
+  - name: prod
+{cluster}",
+                self.data.display()
+            ),
+        )
+    }
+
+    /// POSTs `body` to `/k8s-audit/prod` with extra `headers` on a new
+    /// HTTP/1.1 connection; no answer within two minutes fails the test.
+    pub(crate) fn post_with(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        server: &Server,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, String> {
+        rt.block_on(within(async {
+            let mut c = client(self.ca.cert_pem(), Some(&self.id), &server.addr, None).await?;
+            c.post("/k8s-audit/prod", body.into(), headers)
+                .await
+                .map_err(|e| e.to_string())
+        }))
+    }
+
+    /// [`Prod::post_with`] without extra headers; a transport error fails the test.
+    pub(crate) fn post(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        server: &Server,
+        body: Vec<u8>,
+    ) -> Answer {
+        self.post_with(rt, server, body, &[]).unwrap_or_else(|e| {
+            panic!(
+                "posting to prod: {e}
+{}",
+                server.log()
+            )
+        })
+    }
+
+    /// GETs `path` without a credential (`/metrics`, `/healthz`).
+    pub(crate) fn get(&self, rt: &tokio::runtime::Runtime, server: &Server, path: &str) -> Answer {
+        rt.block_on(within(async {
+            let mut c = client(self.ca.cert_pem(), None, &server.addr, None).await?;
+            c.get(path).await.map_err(|e| e.to_string())
+        }))
+        .unwrap_or_else(|e| {
+            panic!(
+                "GET {path}: {e}
+{}",
+                server.log()
+            )
+        })
+    }
+}
+
+/// `future`, or a panic saying the server hung.
+pub(crate) async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(ANSWER_WITHIN, future)
+        .await
+        .unwrap_or_else(|_| panic!("no answer within {ANSWER_WITHIN:?}: the server hangs"))
 }
 
 /// A client for `addr` presenting `identity`.

@@ -48,3 +48,10 @@ pub(crate) fn read(rel: &str) -> Vec<u8> {
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// `body` gzip-compressed, as a sender may offer it.
+pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(body).unwrap();
+    gz.finish().unwrap()
+}

@@ -8,33 +8,21 @@ use std::time::{Duration, Instant};
 
 use whodid_model::Stream;
 
-use crate::server::{ca, post_once, records, runtime, Server};
-use crate::util::read;
+use crate::server::{records, runtime, Prod};
+use crate::util::{gzip, read, text};
+use crate::webhook_replay::wait_for;
 
 #[test]
 fn bad_bodies_are_refused_clearly_and_nothing_accepted_is_lost() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let ca = ca(&data);
-    let id = ca.issue_client("prod", 30).unwrap();
-    let server = Server::start(
+    let prod = Prod::new(&dir.path().join("data"));
+    let server = prod.serve(
         dir.path(),
-        &format!(
-            "data: {}\nlimits:\n  max_body_bytes: 2000000\n  header_timeout: 1s\n  handshake_timeout: 1s\n  body_timeout: 2s\nclusters:\n  - name: prod\n",
-            data.display()
-        ),
+        "limits:\n  max_body_bytes: 2000000\n  header_timeout: 1s\n  handshake_timeout: 1s\n  body_timeout: 2s\n",
+        "",
     );
     let rt = runtime();
-    let post = |body: Vec<u8>| {
-        rt.block_on(post_once(
-            ca.cert_pem(),
-            Some(&id),
-            &server.addr,
-            "/k8s-audit/prod",
-            body,
-        ))
-        .unwrap()
-    };
+    let post = |body: Vec<u8>| prod.post(&rt, &server, body);
     let good = read("k8s/webhook/batch-00011.json");
     assert_eq!(post(good.clone()).status, 200);
     let good_events = crate::webhook_replay::items(&good).len();
@@ -42,8 +30,11 @@ fn bad_bodies_are_refused_clearly_and_nothing_accepted_is_lost() {
     let cut = good[..good.len() / 2].to_vec();
     let answer = post(cut);
     assert_eq!(answer.status, 400);
-    let text = String::from_utf8_lossy(&answer.body).into_owned();
-    assert!(text.contains("line ") && text.contains("column "), "{text}");
+    let message = text(&answer.body);
+    assert!(
+        message.contains("line ") && message.contains("column "),
+        "{message}"
+    );
 
     let old = String::from_utf8(good.clone()).unwrap().replacen(
         "audit.k8s.io/v1",
@@ -73,68 +64,59 @@ fn bad_bodies_are_refused_clearly_and_nothing_accepted_is_lost() {
     );
 
     // gzip, as a sender may offer it.
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&read("k8s/webhook/batch-00010.json.gz"))
+    let gzipped = gzip(&read("k8s/webhook/batch-00010.json.gz"));
+    let answer = prod
+        .post_with(&rt, &server, gzipped, &[("content-encoding", "gzip")])
         .unwrap();
-    let gzipped = gz.finish().unwrap();
-    let answer = rt
-        .block_on(async {
-            let mut c = crate::server::client(ca.cert_pem(), Some(&id), &server.addr, None).await?;
-            c.post(
-                "/k8s-audit/prod",
-                gzipped.into(),
-                &[("content-encoding", "gzip")],
-            )
-            .await
-            .map_err(|e| e.to_string())
-        })
-        .unwrap();
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    assert_eq!(answer.status, 200, "{}", text(&answer.body));
     let gz_events = crate::webhook_replay::items(&read("k8s/webhook/batch-00010.json.gz")).len();
 
     // A 1 GB body is refused from its Content-Length, before it is sent.
-    let answer = rt.block_on(async {
-        let mut c = crate::server::client(ca.cert_pem(), Some(&id), &server.addr, None).await?;
-        c.post(
-            "/k8s-audit/prod",
-            Vec::new().into(),
-            &[("content-length", "1073741824")],
-        )
-        .await
-        .map_err(|e| e.to_string())
-    });
+    let answer = prod.post_with(
+        &rt,
+        &server,
+        Vec::new(),
+        &[("content-length", "1073741824")],
+    );
     match answer {
         Ok(answer) => assert_eq!(answer.status, 413),
         Err(e) => panic!("no 413 for a 1 GB body: {e}"),
     }
     // A body over the limit: 413 (the client may see only the connection
     // closing while it still writes); the metrics say why.
-    let over = rt.block_on(post_once(
-        ca.cert_pem(),
-        Some(&id),
-        &server.addr,
-        "/k8s-audit/prod",
-        vec![b' '; 2_500_000],
-    ));
-    if let Ok(answer) = over {
+    if let Ok(answer) = prod.post_with(&rt, &server, vec![b' '; 2_500_000], &[]) {
         assert_eq!(answer.status, 413);
     }
-    let metrics = rt
-        .block_on(async {
-            let mut c = crate::server::client(ca.cert_pem(), None, &server.addr, None).await?;
-            c.get("/metrics").await.map_err(|e| e.to_string())
-        })
+    // A small gzip body that unpacks past the limit.
+    let bomb = gzip(&vec![b' '; 3_000_000]);
+    let bomb_len = bomb.len();
+    let answer = prod
+        .post_with(&rt, &server, bomb, &[("content-encoding", "gzip")])
         .unwrap();
-    let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert_eq!(answer.status, 413, "{}", text(&answer.body));
+    let metrics = text(&prod.get(&rt, &server, "/metrics").body);
     assert!(
-        metrics.contains(r#"whodid_requests_rejected_total{cluster="prod",reason="too_large"} 2"#),
+        metrics.contains(r#"whodid_requests_rejected_total{cluster="prod",reason="too_large"} 3"#),
         "{metrics}"
     );
+    // Each 413 is logged with the cluster and the size.
+    for size in [
+        "body of 1073741824 bytes (Content-Length)".to_owned(),
+        "body of 2500000 bytes (Content-Length)".to_owned(),
+        format!("body of {bomb_len} bytes gunzips to more than 2000000 bytes"),
+    ] {
+        wait_for(
+            || {
+                server.log().lines().any(|l| {
+                    l.contains("webhook batch rejected")
+                        && l.contains("cluster=prod")
+                        && l.contains("status=413")
+                        && l.contains(&size)
+                })
+            },
+            &server,
+        );
+    }
 
     // A slow-loris client that never finishes its headers is dropped.
     let tls = slow_client_is_dropped(&server.addr);
@@ -148,7 +130,7 @@ fn bad_bodies_are_refused_clearly_and_nothing_accepted_is_lost() {
     let last_events = crate::webhook_replay::items(&read("k8s/webhook/batch-00012.json.gz")).len();
     server.stop();
 
-    let stored = records(&data, Stream::KubeAudit);
+    let stored = records(&prod.data, Stream::KubeAudit);
     let events = stored
         .iter()
         .filter(|(e, _)| e.action != "whodid.invalid")
