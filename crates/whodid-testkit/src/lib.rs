@@ -26,7 +26,9 @@ pub mod postgres;
 pub mod programs;
 pub mod sshd;
 pub mod syslogd;
+pub mod tmpfs;
 pub mod workloads;
 
 pub use postgres::{PgLog, Postgres, PostgresConfig};
 pub use sshd::{SshKey, SshOutput, Sshd, SshdConfig};
+pub use tmpfs::Tmpfs;

@@ -8,10 +8,15 @@
 //! the journal says they are durable.
 //!
 //! A retry that arrives while the original batch is still being written
-//! finds its keys taken by that batch: it waits for that batch to become
-//! durable (or to fail) before it answers, so a 200 always means stored.
+//! finds its keys taken by that batch: it waits for every batch it depends
+//! on to become durable, and fails if any of them failed, so a 200 always
+//! means stored. Each outcome is settled in the journal's own callback
+//! (on its writer thread, in append order) under the store's lock: a key of
+//! a failed batch is forgotten in the same step that ends the batch, so a
+//! key found in the window belongs either to a batch still in flight (wait
+//! on it) or to one that is durable.
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -84,20 +89,31 @@ impl Default for DedupConfig {
     }
 }
 
+/// A batch's outcome once settled: `Some(true)` durable, `Some(false)` failed.
+type Outcome = watch::Receiver<Option<bool>>;
+
 #[derive(Debug)]
 struct State {
     window: DedupWindow,
     next_seq: BatchSeq,
-    failed: BTreeSet<BatchSeq>,
+    /// Batches handed to the journal and not settled yet.
+    in_flight: HashMap<BatchSeq, Outcome>,
 }
 
 /// Stores Kubernetes events for every cluster.
 #[derive(Debug)]
 pub struct KubeStore {
     journal: Arc<Journal>,
-    state: Mutex<State>,
-    durable: watch::Sender<BatchSeq>,
+    state: Arc<Mutex<State>>,
     metrics: Arc<IngestMetrics>,
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    // A panic while holding the lock leaves consistent data (every
+    // mutation is a single map operation): keep going.
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl KubeStore {
@@ -109,12 +125,11 @@ impl KubeStore {
     ) -> KubeStore {
         KubeStore {
             journal,
-            state: Mutex::new(State {
+            state: Arc::new(Mutex::new(State {
                 window: DedupWindow::new(dedup.max_keys, dedup.max_age),
                 next_seq: 1,
-                failed: BTreeSet::new(),
-            }),
-            durable: watch::Sender::new(0),
+                in_flight: HashMap::new(),
+            })),
             metrics,
         }
     }
@@ -148,11 +163,7 @@ impl KubeStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding the lock leaves consistent data (every
-        // mutation is a single map operation): keep going.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 
     /// Stores one batch of `cluster`'s prepared events; answers once every
@@ -176,7 +187,7 @@ impl KubeStore {
         };
         let mut records: Vec<RecordInput> = Vec::with_capacity(prepared.len());
         let mut keys: Vec<DedupKey> = Vec::with_capacity(prepared.len());
-        let mut wait_for: BatchSeq = 0;
+        let mut wait_for: HashMap<BatchSeq, Outcome> = HashMap::new();
         let mut redacted = 0;
         let mut state = self.lock();
         let seq = state.next_seq;
@@ -190,7 +201,11 @@ impl KubeStore {
                 } => match state.window.get(&key) {
                     Some(earlier) => {
                         report.deduplicated += 1;
-                        wait_for = wait_for.max(earlier);
+                        // A batch still in flight; one that is not is durable
+                        // (a failed one's keys are gone from the window).
+                        if let Some(outcome) = state.in_flight.get(&earlier) {
+                            wait_for.entry(earlier).or_insert_with(|| outcome.clone());
+                        }
                     }
                     None => {
                         state.window.insert(key, seq, now);
@@ -212,15 +227,28 @@ impl KubeStore {
             state.next_seq += 1;
             let count = records.len();
             let (tx, rx) = oneshot::channel();
+            let (settle, outcome) = watch::channel(None);
+            let shared = Arc::clone(&self.state);
+            let settled_keys = keys.clone();
             let submitted = self
                 .journal
                 .append_with(Stream::KubeAudit, records, move |result| {
+                    {
+                        let mut state = lock(&shared);
+                        state.in_flight.remove(&seq);
+                        if result.is_err() {
+                            state.window.forget(&settled_keys, seq);
+                        }
+                    }
+                    settle.send_replace(Some(result.is_ok()));
                     let _ = tx.send(result);
                 });
             if let Err(e) = submitted {
                 state.window.forget(&keys, seq);
                 return Err(StoreError::Journal(Arc::new(e)));
             }
+            // Still under the lock: the callback cannot settle it before this.
+            state.in_flight.insert(seq, outcome);
             self.metrics.journal_pending.inc_by(count as i64);
             Some((rx, count))
         };
@@ -240,29 +268,23 @@ impl KubeStore {
         Ok(Submitted {
             label,
             report,
-            keys,
-            seq,
             pending,
             redacted,
             wait_for,
         })
     }
+}
 
-    /// Waits until batch `seq` is durable, or fails if it failed.
-    async fn wait_durable(&self, seq: BatchSeq) -> Result<(), StoreError> {
-        let mut rx = self.durable.subscribe();
-        loop {
-            if *rx.borrow_and_update() >= seq {
-                return Ok(());
-            }
-            if self.lock().failed.contains(&seq) {
-                return Err(StoreError::EarlierBatchFailed);
-            }
-            if rx.changed().await.is_err() {
-                return Err(StoreError::EarlierBatchFailed);
-            }
+/// Waits until every batch in `outcomes` is durable; fails if one failed.
+async fn wait_durable(outcomes: HashMap<BatchSeq, Outcome>) -> Result<(), StoreError> {
+    for (_, mut outcome) in outcomes {
+        match outcome.wait_for(Option::is_some).await {
+            Ok(settled) if *settled == Some(true) => {}
+            // Failed, or the journal's writer went away without an answer.
+            _ => return Err(StoreError::EarlierBatchFailed),
         }
     }
+    Ok(())
 }
 
 /// A batch handed to the journal, not yet known to be durable.
@@ -270,14 +292,12 @@ impl KubeStore {
 pub struct Submitted {
     label: crate::metrics::ClusterLabel,
     report: BatchReport,
-    keys: Vec<DedupKey>,
-    seq: BatchSeq,
     pending: Option<(
         oneshot::Receiver<Result<AppendReceipt, JournalError>>,
         usize,
     )>,
     redacted: usize,
-    wait_for: BatchSeq,
+    wait_for: HashMap<BatchSeq, Outcome>,
 }
 
 impl Submitted {
@@ -287,8 +307,6 @@ impl Submitted {
         let Submitted {
             label,
             mut report,
-            keys,
-            seq,
             pending,
             redacted,
             wait_for,
@@ -299,7 +317,6 @@ impl Submitted {
             store.metrics.journal_pending.dec_by(count as i64);
             match result {
                 Ok(receipt) => {
-                    store.durable.send_modify(|d| *d = (*d).max(seq));
                     report.accepted = count - report.invalid.len();
                     report.redacted = redacted;
                     report.first_index = Some(receipt.first_index);
@@ -320,23 +337,12 @@ impl Submitted {
                         .inc_by(report.invalid.len() as u64);
                 }
                 Err(e) => {
-                    {
-                        let mut state = store.lock();
-                        state.window.forget(&keys, seq);
-                        state.failed.insert(seq);
-                        while state.failed.len() > 10_000 {
-                            state.failed.pop_first();
-                        }
-                    }
-                    // Wake retries waiting on this batch.
-                    store.durable.send_modify(|_| {});
+                    // Its keys were forgotten when the journal answered.
                     return Err(StoreError::Journal(Arc::new(e)));
                 }
             }
         }
-        if wait_for > 0 {
-            store.wait_durable(wait_for).await?;
-        }
+        wait_durable(wait_for).await?;
         Ok(report)
     }
 }

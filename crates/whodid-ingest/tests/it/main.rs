@@ -10,3 +10,4 @@ mod import;
 mod parallel;
 mod prepare;
 mod store;
+mod store_failure;

@@ -13,7 +13,7 @@ use whodid_model::Stream;
 
 use crate::fixtures::capture_lines;
 
-fn source() -> KubeSource {
+pub(crate) fn source() -> KubeSource {
     KubeSource {
         cluster: "prod".into(),
         policy: None,
@@ -21,12 +21,12 @@ fn source() -> KubeSource {
     }
 }
 
-fn prepared(lines: &[Vec<u8>]) -> Vec<Prepared> {
+pub(crate) fn prepared(lines: &[Vec<u8>]) -> Vec<Prepared> {
     let source = source();
     lines.iter().map(|l| source.prepare(l)).collect()
 }
 
-fn count(dir: &std::path::Path) -> u64 {
+pub(crate) fn count(dir: &std::path::Path) -> u64 {
     let reader = JournalReader::open(dir).unwrap();
     let (first, end) = reader.bounds(Stream::KubeAudit).unwrap();
     end - first

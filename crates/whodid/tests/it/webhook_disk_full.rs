@@ -8,70 +8,14 @@
 //! test fails saying so.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use whodid_model::Stream;
 use whodid_server::client::Answer;
+use whodid_testkit::tmpfs::{fill, Tmpfs};
 
 use crate::server::{identity_of, records, runtime, Prod, Server};
 use crate::util::{text, whodid};
 use crate::webhook_replay::{items, webhook_bodies};
-
-/// A tmpfs mounted for the life of the value.
-struct Tmpfs {
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(path: &Path, mib: u64) -> Tmpfs {
-        std::fs::create_dir_all(path).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "whodid-test"])
-            .arg(path)
-            .output()
-            .expect("running mount");
-        assert!(
-            out.status.success(),
-            "this test needs root (CAP_SYS_ADMIN) to mount a tmpfs at {}: mount said: {}{}",
-            path.display(),
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        Tmpfs {
-            path: path.to_owned(),
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let unmounted = Command::new("umount")
-            .arg(&self.path)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !unmounted {
-            // Something still holds a file there: detach it anyway.
-            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-        }
-    }
-}
-
-/// Fills the file system of `path` to the last byte with a file there.
-fn fill(path: &Path) {
-    let mut file = std::fs::File::create(path).unwrap();
-    for chunk in [1 << 20, 4096, 1] {
-        let zeros = vec![0u8; chunk];
-        loop {
-            match file.write_all(&zeros) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
-                Err(e) => panic!("filling {}: {e}", path.display()),
-            }
-        }
-    }
-}
 
 /// The events of a body, by (auditID, stage).
 fn identities(body: &[u8]) -> Vec<(String, String)> {
@@ -114,8 +58,8 @@ fn assert_stored(answer: &Answer, server: &Server, what: &str) -> serde_json::Va
 fn a_full_disk_answers_503_and_recovers_when_space_returns_losing_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let tmpfs = Tmpfs::mount(&dir.path().join("fs"), 48);
-    let data = tmpfs.path.join("data");
-    let filler = tmpfs.path.join("filler");
+    let data = tmpfs.path().join("data");
+    let filler = tmpfs.path().join("filler");
     let prod = Prod::new(&data);
     let bodies: Vec<Vec<u8>> = webhook_bodies().into_iter().map(|(_, b)| b).collect();
     let rt = runtime();
