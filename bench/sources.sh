@@ -5,7 +5,7 @@
 #
 #   - `grep -c ''` over the same file: the floor of what reading it costs;
 #   - whodid ingest: lines/s read, parsed and journaled (batches of 2,048
-#     waited for; fsync policy $FSYNC, default interval:100ms as ingest's
+#     waited for; fsync policy $FSYNC, default batch as ingest's
 #     default), records/s;
 #   - the journal's own append rate for the same records in the same batches
 #     (crates/whodid/examples/journal_rate.rs, which also prints the
@@ -13,12 +13,12 @@
 #   - ingest records/s as a share of that append rate (goal: >= 50%).
 #
 # Inputs: the real fixtures of testdata/ repeated to SIZE_MB.
-# Usage: [FSYNC=interval:100ms|batch|never] bench/sources.sh [SIZE_MB=32]
+# Usage: [FSYNC=batch|interval:100ms|never] bench/sources.sh [SIZE_MB=32]
 #        (table on stdout; raw figures in bench/out/sources/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mb=${1:-32}
-export FSYNC=${FSYNC:-interval:100ms}
+export FSYNC=${FSYNC:-batch}
 out=bench/out/sources
 rm -rf "$out"; mkdir -p "$out"
 

@@ -50,7 +50,7 @@ pub struct JournalConfig {
 impl Default for JournalConfig {
     fn default() -> Self {
         JournalConfig {
-            fsync: FsyncPolicy::Interval(Duration::from_millis(100)),
+            fsync: FsyncPolicy::EveryBatch,
             segment_max_bytes: 64 << 20,
             checkpoint_every_records: 10_000,
             checkpoint_every: Duration::from_secs(10),

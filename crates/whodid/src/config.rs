@@ -108,7 +108,7 @@ pub(crate) struct JournalConfigFile {
 impl Default for JournalConfigFile {
     fn default() -> Self {
         JournalConfigFile {
-            fsync: "interval:100ms".to_owned(),
+            fsync: "batch".to_owned(),
             checkpoint_records: 10_000,
             checkpoint_interval: Duration::from_secs(10),
             segment_max_bytes: 64 << 20,

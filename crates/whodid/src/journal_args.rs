@@ -12,8 +12,8 @@ pub(crate) struct JournalArgs {
     #[arg(long, env = "WHODID_DATA", default_value = "./whodid-data")]
     pub(crate) data: PathBuf,
 
-    /// When records are forced to disk: `batch` (every group commit), `interval:100ms` (at most that often), or `never`.
-    #[arg(long, default_value = "interval:100ms")]
+    /// When records are forced to disk: `batch` (group commit: one fsync at a time, each covering everything written while the previous ran), `interval:100ms` (at most that often), or `never`.
+    #[arg(long, default_value = "batch")]
     fsync: String,
 
     /// Sign a checkpoint after this many new records per stream.

@@ -59,7 +59,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "WHODID_LISTEN")]
     listen: Option<SocketAddr>,
 
-    /// `batch`, `interval:100ms` or `never` (overrides `journal.fsync`).
+    /// `batch` (the default), `interval:100ms` or `never` (overrides `journal.fsync`).
     #[arg(long, env = "WHODID_FSYNC")]
     fsync: Option<String>,
 
