@@ -14,6 +14,7 @@ use crate::checkpoint::Verifier;
 use crate::datadir::{prepare, sync_dir, write_durably, DirLock, Layout};
 use crate::error::JournalError;
 use crate::format::{record_leaf_hash, RecordInput};
+use crate::hashed::HashedRecord;
 use crate::keys::SigningKeyPair;
 use crate::retention::{RetentionOutcome, RetentionPolicy};
 use crate::stream_log::StreamLog;
@@ -203,6 +204,27 @@ impl Journal {
         let reply: Reply =
             Box::new(move |result| on_durable(result.map_err(|r| r.into_error(stream))));
         self.send_append(stream, records, reply)
+    }
+
+    /// [`append_with`](Self::append_with) for records already hashed (so
+    /// that the caller hashes where it likes: before its own lock, on
+    /// several threads).
+    pub fn append_hashed_with(
+        &self,
+        stream: Stream,
+        records: Vec<HashedRecord>,
+        on_durable: impl FnOnce(Result<AppendReceipt, JournalError>) + Send + 'static,
+    ) -> Result<(), JournalError> {
+        self.check_reserve()?;
+        let reply: Reply =
+            Box::new(move |result| on_durable(result.map_err(|r| r.into_error(stream))));
+        let (records, leaves) = records.into_iter().map(HashedRecord::into_parts).unzip();
+        self.send(Command::Append {
+            stream,
+            records,
+            leaves,
+            reply,
+        })
     }
 
     /// Appends and waits until durable.

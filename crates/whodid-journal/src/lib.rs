@@ -25,6 +25,7 @@ mod compaction;
 pub mod datadir;
 mod error;
 pub mod format;
+mod hashed;
 pub mod journal;
 pub mod keys;
 mod leaves;
@@ -42,6 +43,7 @@ pub mod writer;
 
 pub use error::JournalError;
 pub use format::RecordInput;
+pub use hashed::HashedRecord;
 pub use journal::{Journal, JournalConfig};
 pub use sync_stats::SyncStats;
 pub use writer::{AppendReceipt, FsyncPolicy, Ticket};

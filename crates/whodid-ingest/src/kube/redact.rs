@@ -35,11 +35,13 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// Whether an event's bytes may hold something [`redact_event`] removes:
 /// a cheap scan so that most events are never decoded in full.
 pub fn may_need_redaction(raw: &[u8], resource: &str) -> bool {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    // Built once: building a finder costs about as much as one search.
+    static SIGNS: LazyLock<[Finder<'static>; 4]> =
+        LazyLock::new(|| [b"\"Secret" as &[u8], b"eyJ", b"earer ", b"TokenRe"].map(Finder::new));
     matches!(resource, "secrets" | "tokenreviews" | "serviceaccounts")
-        || memchr::memmem::find(raw, b"\"Secret").is_some()
-        || memchr::memmem::find(raw, b"eyJ").is_some()
-        || memchr::memmem::find(raw, b"earer ").is_some()
-        || memchr::memmem::find(raw, b"TokenRe").is_some()
+        || SIGNS.iter().any(|sign| sign.find(raw).is_some())
 }
 
 /// Redacts `event` in place; returns the JSON paths of what was replaced.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
 use whodid_journal::reader::JournalReader;
-use whodid_journal::{AppendReceipt, Journal, JournalError, RecordInput};
+use whodid_journal::{AppendReceipt, HashedRecord, Journal, JournalError, RecordInput};
 use whodid_model::{Envelope, Stream};
 use whodid_parse::kube::EventSummary;
 
@@ -100,10 +100,18 @@ struct State {
     in_flight: HashMap<BatchSeq, Outcome>,
 }
 
+/// An item of a batch on its way to the journal.
+enum Kind {
+    Event { key: DedupKey, redacted: bool },
+    Invalid(String),
+}
+
 /// Stores Kubernetes events for every cluster.
 #[derive(Debug)]
 pub struct KubeStore {
     journal: Arc<Journal>,
+    /// Threads that hash a large batch's records.
+    hash_threads: usize,
     state: Arc<Mutex<State>>,
     metrics: Arc<IngestMetrics>,
 }
@@ -125,6 +133,7 @@ impl KubeStore {
     ) -> KubeStore {
         KubeStore {
             journal,
+            hash_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
             state: Arc::new(Mutex::new(State {
                 window: DedupWindow::new(dedup.max_keys, dedup.max_age),
                 next_seq: 1,
@@ -185,20 +194,38 @@ impl KubeStore {
             received: prepared.len(),
             ..BatchReport::default()
         };
-        let mut records: Vec<RecordInput> = Vec::with_capacity(prepared.len());
-        let mut keys: Vec<DedupKey> = Vec::with_capacity(prepared.len());
-        let mut wait_for: HashMap<BatchSeq, Outcome> = HashMap::new();
-        let mut redacted = 0;
-        let mut state = self.lock();
-        let seq = state.next_seq;
-        let now = Instant::now();
+        // Hash before taking the lock (on several threads for a large
+        // batch): under it, only deduplication and the hand-over.
+        let mut kinds: Vec<Kind> = Vec::with_capacity(prepared.len());
+        let mut unhashed: Vec<RecordInput> = Vec::with_capacity(prepared.len());
         for item in prepared {
             match item {
                 Prepared::Keep {
                     key,
                     record,
-                    redacted: r,
-                } => match state.window.get(&key) {
+                    redacted,
+                } => {
+                    kinds.push(Kind::Event { key, redacted });
+                    unhashed.push(record);
+                }
+                Prepared::DroppedByPolicy => report.dropped_by_policy += 1,
+                Prepared::Invalid { record, reason } => {
+                    kinds.push(Kind::Invalid(reason));
+                    unhashed.push(record);
+                }
+            }
+        }
+        let hashed = HashedRecord::hash_all(unhashed, self.hash_threads);
+        let mut records: Vec<HashedRecord> = Vec::with_capacity(hashed.len());
+        let mut keys: Vec<DedupKey> = Vec::with_capacity(hashed.len());
+        let mut wait_for: HashMap<BatchSeq, Outcome> = HashMap::new();
+        let mut redacted = 0;
+        let mut state = self.lock();
+        let seq = state.next_seq;
+        let now = Instant::now();
+        for (kind, record) in kinds.into_iter().zip(hashed) {
+            match kind {
+                Kind::Event { key, redacted: r } => match state.window.get(&key) {
                     Some(earlier) => {
                         report.deduplicated += 1;
                         // A batch still in flight; one that is not is durable
@@ -214,8 +241,7 @@ impl KubeStore {
                         redacted += usize::from(r);
                     }
                 },
-                Prepared::DroppedByPolicy => report.dropped_by_policy += 1,
-                Prepared::Invalid { record, reason } => {
+                Kind::Invalid(reason) => {
                     records.push(record);
                     report.invalid.push(reason);
                 }
@@ -230,19 +256,19 @@ impl KubeStore {
             let (settle, outcome) = watch::channel(None);
             let shared = Arc::clone(&self.state);
             let settled_keys = keys.clone();
-            let submitted = self
-                .journal
-                .append_with(Stream::KubeAudit, records, move |result| {
-                    {
-                        let mut state = lock(&shared);
-                        state.in_flight.remove(&seq);
-                        if result.is_err() {
-                            state.window.forget(&settled_keys, seq);
+            let submitted =
+                self.journal
+                    .append_hashed_with(Stream::KubeAudit, records, move |result| {
+                        {
+                            let mut state = lock(&shared);
+                            state.in_flight.remove(&seq);
+                            if result.is_err() {
+                                state.window.forget(&settled_keys, seq);
+                            }
                         }
-                    }
-                    settle.send_replace(Some(result.is_ok()));
-                    let _ = tx.send(result);
-                });
+                        settle.send_replace(Some(result.is_ok()));
+                        let _ = tx.send(result);
+                    });
             if let Err(e) = submitted {
                 state.window.forget(&keys, seq);
                 return Err(StoreError::Journal(Arc::new(e)));
