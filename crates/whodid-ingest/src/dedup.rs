@@ -39,10 +39,18 @@ impl DedupKey {
 pub type BatchSeq = u64;
 
 /// Recent keys, each with the batch that stored it.
+///
+/// Memory is the point of its shape: a key costs one map entry (key, batch,
+/// insertion number: 32 bytes) and one queue entry (key, time in seconds
+/// since the window was made, insertion number: 24 bytes). The insertion
+/// number tells a queue entry of a key forgotten and stored again from the
+/// key's current one.
 #[derive(Debug)]
 pub struct DedupWindow {
-    keys: FxHashMap<DedupKey, (BatchSeq, Instant)>,
-    order: VecDeque<(DedupKey, Instant)>,
+    keys: FxHashMap<DedupKey, (BatchSeq, u32)>,
+    order: VecDeque<(DedupKey, u32, u32)>,
+    inserted: u32,
+    epoch: Instant,
     max_keys: usize,
     max_age: Duration,
 }
@@ -53,9 +61,15 @@ impl DedupWindow {
         DedupWindow {
             keys: FxHashMap::default(),
             order: VecDeque::new(),
+            inserted: 0,
+            epoch: Instant::now(),
             max_keys: max_keys.max(1),
             max_age,
         }
+    }
+
+    fn seconds(&self, at: Instant) -> u32 {
+        u32::try_from(at.saturating_duration_since(self.epoch).as_secs()).unwrap_or(u32::MAX)
     }
 
     /// The batch that stored `key`, if it is in the window.
@@ -65,13 +79,15 @@ impl DedupWindow {
 
     /// Remembers `key` as stored by `seq`.
     pub fn insert(&mut self, key: DedupKey, seq: BatchSeq, now: Instant) {
+        let at = self.seconds(now);
         if let Some(entry) = self.keys.get_mut(&key) {
             entry.0 = seq;
         } else {
-            self.keys.insert(key, (seq, now));
-            self.order.push_back((key, now));
+            self.inserted = self.inserted.wrapping_add(1);
+            self.keys.insert(key, (seq, self.inserted));
+            self.order.push_back((key, at, self.inserted));
         }
-        self.evict(now);
+        self.evict(at);
     }
 
     /// Forgets the keys that `seq` stored (its append failed).
@@ -93,16 +109,25 @@ impl DedupWindow {
         self.keys.is_empty()
     }
 
-    fn evict(&mut self, now: Instant) {
-        while let Some(&(key, at)) = self.order.front() {
+    /// How far back the window reaches at `now`: a retry later than this
+    /// after the original is no longer recognised.
+    pub fn span(&self, now: Instant) -> Duration {
+        self.order.front().map_or(Duration::ZERO, |&(_, at, _)| {
+            Duration::from_secs(u64::from(self.seconds(now).saturating_sub(at)))
+        })
+    }
+
+    fn evict(&mut self, now: u32) {
+        let max_age = u32::try_from(self.max_age.as_secs()).unwrap_or(u32::MAX);
+        while let Some(&(key, at, number)) = self.order.front() {
             let too_many = self.order.len() > self.max_keys;
-            let too_old = now.saturating_duration_since(at) > self.max_age;
+            let too_old = now.saturating_sub(at) > max_age;
             if !too_many && !too_old {
                 break;
             }
             self.order.pop_front();
             // A key forgotten and stored again has a newer entry in `order`.
-            if self.keys.get(&key).is_some_and(|&(_, since)| since == at) {
+            if self.keys.get(&key).is_some_and(|&(_, n)| n == number) {
                 self.keys.remove(&key);
             }
         }
@@ -146,10 +171,20 @@ mod tests {
         assert_eq!(w.get(&keys[0]), Some(9), "another batch's key stays");
         w.forget(&[keys[0]], 9);
         assert!(w.is_empty());
-        // Stored again after being forgotten: the stale order entry does not evict it.
+        // Stored again after being forgotten (within the same second): the
+        // stale order entry does not evict it.
         let t1 = t0 + Duration::from_secs(62);
+        let mut w = DedupWindow::new(2, Duration::from_secs(60));
         w.insert(keys[0], 10, t1);
-        w.insert(keys[1], 11, t1);
-        assert_eq!(w.get(&keys[0]), Some(10));
+        w.forget(&[keys[0]], 10);
+        w.insert(keys[0], 12, t1);
+        w.insert(keys[1], 13, t1);
+        assert_eq!(
+            w.get(&keys[0]),
+            Some(12),
+            "the stale entry went, not the key"
+        );
+        assert_eq!(w.len(), 2);
+        assert_eq!(w.span(t1 + Duration::from_secs(5)), Duration::from_secs(5));
     }
 }

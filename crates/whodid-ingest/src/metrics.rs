@@ -87,6 +87,10 @@ pub struct IngestMetrics {
     pub journal_fsync_longest_seconds: Gauge<f64, AtomicU64>,
     /// The longest a written record waited for the fsync that made it durable.
     pub journal_durable_wait_longest_seconds: Gauge<f64, AtomicU64>,
+    /// (cluster, auditID, stage) keys the deduplication window holds.
+    pub dedup_keys: Gauge,
+    /// How far back the deduplication window reaches.
+    pub dedup_span_seconds: Gauge<f64, AtomicU64>,
     /// Two scrapes at once must not both add the same fsyncs.
     journal_observe: std::sync::Mutex<()>,
 }
@@ -116,6 +120,8 @@ impl IngestMetrics {
             journal_fsync_longest_seconds: Gauge::default(),
             journal_durable_wait_longest_seconds: Gauge::default(),
             journal_observe: std::sync::Mutex::default(),
+            dedup_keys: Gauge::default(),
+            dedup_span_seconds: Gauge::default(),
         };
         let r = registry.sub_registry_with_prefix("whodid");
         r.register(
@@ -217,6 +223,16 @@ impl IngestMetrics {
             "journal_durable_wait_longest_seconds",
             "The longest a written record waited for the fsync that made it durable, since start",
             m.journal_durable_wait_longest_seconds.clone(),
+        );
+        r.register(
+            "dedup_window_keys",
+            "Event keys the deduplication window remembers",
+            m.dedup_keys.clone(),
+        );
+        r.register(
+            "dedup_window_span_seconds",
+            "How far back the deduplication window reaches: a retry later than this is stored again",
+            m.dedup_span_seconds.clone(),
         );
         m
     }

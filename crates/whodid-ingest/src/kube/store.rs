@@ -83,7 +83,7 @@ pub struct DedupConfig {
 impl Default for DedupConfig {
     fn default() -> DedupConfig {
         DedupConfig {
-            max_keys: 2_000_000,
+            max_keys: 1_000_000,
             max_age: Duration::from_secs(15 * 60),
         }
     }
@@ -247,6 +247,10 @@ impl KubeStore {
                 }
             }
         }
+        self.metrics.dedup_keys.set(state.window.len() as i64);
+        self.metrics
+            .dedup_span_seconds
+            .set(state.window.span(now).as_secs_f64());
         let pending = if records.is_empty() {
             None
         } else {
