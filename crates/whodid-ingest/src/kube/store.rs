@@ -74,7 +74,7 @@ pub struct BatchReport {
 /// How many keys the deduplication window keeps, and for how long.
 #[derive(Debug, Clone, Copy)]
 pub struct DedupConfig {
-    /// At most this many (about 40 bytes each).
+    /// At most this many (about 94 bytes each with the tables' slack).
     pub max_keys: usize,
     /// None older than this. The apiserver retries for about 81 s.
     pub max_age: Duration,
