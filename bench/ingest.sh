@@ -50,11 +50,22 @@ trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q "cluster bench" "$out/serve.log" && break; sleep 0.1; done
 addr=$(grep -o 'listening on https://[^ ]*' "$out/serve.log" | sed 's|listening on https://||')
 cpu0=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
+# Peak anonymous and file-backed RSS (the index's mmapped files are page
+# cache the kernel can take back; VmHWM counts both).
+( anon=0; file=0
+  while [ -e /proc/$pid/status ]; do
+    read -r a f < <(awk '/^RssAnon/ { a = $2 } /^RssFile/ { f = $2 } END { print a + 0, f + 0 }' /proc/$pid/status 2>/dev/null || echo "0 0")
+    [ "$a" -gt "$anon" ] && anon=$a; [ "$f" -gt "$file" ] && file=$f
+    echo "$anon $file" > "$out/rss.peak"; sleep 0.2
+  done ) &
+sampler=$!
 result=$("$loadgen" "$addr" "$out/data/tls/ca.crt" "$out/certs/bench-client.crt" "$out/certs/bench-client.key" bench testdata/k8s/capture-audit.log.gz "$connections" "$seconds" 400)
 cpu1=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
 rss_kb=$(awk '/VmHWM/ { print $2 }' /proc/$pid/status)
+read -r anon_kb file_kb < "$out/rss.peak"
 metrics=$(curl -s --cacert "$out/data/tls/ca.crt" "https://$addr/metrics" || true)
 kill -TERM $pid; wait $pid || true
+kill $sampler 2>/dev/null || true; wait $sampler 2>/dev/null || true
 trap - EXIT
 eps=$(echo "$result" | sed 's/.*events_per_s=\([0-9]*\).*/\1/')
 stored=$(echo "$metrics" | awk '/^whodid_events_accepted_total/ { print $2 }')
@@ -66,7 +77,7 @@ dropped=$(echo "$metrics" | awk '/^whodid_events_dropped_by_policy_total/ { prin
 echo "webhook: $result"
 events=$(echo "$result" | sed 's/.*events=\([0-9]*\).*/\1/')
 cpu_s=$(echo "scale=2; ($cpu1 - $cpu0) / $(getconf CLK_TCK)" | bc)
-echo "webhook: connections=$connections peak_rss_mb=$((rss_kb / 1024)) stored=$stored dropped_by_policy=$dropped server_cpu_s=$cpu_s events_per_server_cpu_s=$(echo "$events / $cpu_s" | bc)"
+echo "webhook: connections=$connections peak_rss_mb=$((rss_kb / 1024)) (anonymous $((anon_kb / 1024)), file-backed $((file_kb / 1024))) stored=$stored dropped_by_policy=$dropped server_cpu_s=$cpu_s events_per_server_cpu_s=$(echo "$events / $cpu_s" | bc)"
 echo "webhook: journal fsync=${FSYNC:-batch}: $fsyncs fsyncs ($(echo "scale=1; $fsyncs / $seconds" | bc)/s, mean $(echo "scale=1; $fsync_s * 1000 / $fsyncs" | bc) ms, longest $fsync_max ms); longest a record waited for its fsync: $wait_max ms"
 echo "webhook: ratio to one apiserver's default webhook ceiling (4,000 events/s): $(echo "scale=1; $eps / 4000" | bc)x"
 

@@ -26,12 +26,6 @@ mod who;
 
 use std::process::ExitCode;
 
-/// mimalloc rather than glibc's malloc: the server allocates and frees
-/// per event on many threads, where glibc's per-thread arenas keep freed
-/// memory (peak RSS) and its locks cost time.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Parser, Subcommand};
 
 /// who did what, when, and where: the audit-log system of a regulated
