@@ -27,7 +27,7 @@ rate() {
     }' bench/out/policy.txt
 }
 eval_rate=$(rate evaluate)
-head_rate=$(rate json_head_evaluate)
+head_rate=$(rate json_summary_evaluate)
 full_rate=$(rate json_full_evaluate)
 go_eval=2100000
 go_json=27000

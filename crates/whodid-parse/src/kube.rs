@@ -25,10 +25,8 @@
 //!   else failure; no code (stage `RequestReceived`) unknown.
 //! - **time**: `stageTimestamp`, else `requestReceivedTimestamp`.
 
-use std::borrow::Cow;
-
-use serde::Deserialize;
-use whodid_model::k8s::{Event, Level, Stage};
+pub use whodid_model::k8s::summary::{EventSummary, ObjectSummary, StatusSummary, UserSummary};
+use whodid_model::k8s::Event;
 use whodid_model::{Actor, ActorKind, Envelope, Outcome, Stream, ENVELOPE_VERSION};
 
 /// Why an event has no envelope.
@@ -51,223 +49,78 @@ pub enum KubeError {
     },
 }
 
-/// The fields of an event that its envelope, its identity and its policy
-/// decision need, borrowed from the JSON text where no unescaping is needed.
-///
-/// Ingest reads this instead of a whole [`Event`]: the request and response
-/// bodies, which are most of an event's bytes, are skipped unread.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventSummary<'a> {
-    /// `"Event"` when present.
-    #[serde(borrow, default)]
-    pub kind: Option<Cow<'a, str>>,
-    /// `"audit.k8s.io/v1"` when present.
-    #[serde(borrow, default)]
-    pub api_version: Option<Cow<'a, str>>,
-    /// The level the event was generated at.
-    pub level: Level,
-    /// The request's audit ID.
-    #[serde(borrow, rename = "auditID")]
-    pub audit_id: Cow<'a, str>,
-    /// The stage.
-    pub stage: Stage,
-    /// The request URI.
-    #[serde(borrow, rename = "requestURI")]
-    pub request_uri: Cow<'a, str>,
-    /// The verb.
-    #[serde(borrow)]
-    pub verb: Cow<'a, str>,
-    /// The authenticated user.
-    #[serde(borrow, default)]
-    pub user: UserSummary<'a>,
-    /// The impersonated user.
-    #[serde(borrow, default)]
-    pub impersonated_user: Option<UserSummary<'a>>,
-    /// Source IPs.
-    #[serde(borrow, default, rename = "sourceIPs")]
-    pub source_ips: Vec<Cow<'a, str>>,
-    /// The object.
-    #[serde(borrow, default)]
-    pub object_ref: Option<ObjectSummary<'a>>,
-    /// The response status.
-    #[serde(default)]
-    pub response_status: Option<StatusSummary>,
-    /// When the request was received.
-    #[serde(borrow, default)]
-    pub request_received_timestamp: Option<Cow<'a, str>>,
-    /// When this stage was reached.
-    #[serde(borrow, default)]
-    pub stage_timestamp: Option<Cow<'a, str>>,
-}
-
-/// The user fields of an [`EventSummary`].
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct UserSummary<'a> {
-    /// The user name.
-    #[serde(borrow, default)]
-    pub username: Cow<'a, str>,
-    /// The uid.
-    #[serde(borrow, default)]
-    pub uid: Cow<'a, str>,
-    /// The groups.
-    #[serde(borrow, default)]
-    pub groups: Vec<Cow<'a, str>>,
-}
-
-/// The `objectRef` fields of an [`EventSummary`].
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectSummary<'a> {
-    /// The resource (`pods`).
-    #[serde(borrow, default)]
-    pub resource: Cow<'a, str>,
-    /// The namespace.
-    #[serde(borrow, default)]
-    pub namespace: Cow<'a, str>,
-    /// The name.
-    #[serde(borrow, default)]
-    pub name: Cow<'a, str>,
-    /// The API group.
-    #[serde(borrow, default)]
-    pub api_group: Cow<'a, str>,
-    /// The subresource (`exec`).
-    #[serde(borrow, default)]
-    pub subresource: Cow<'a, str>,
-}
-
-/// The `responseStatus` fields of an [`EventSummary`].
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-pub struct StatusSummary {
-    /// The HTTP status code.
-    #[serde(default)]
-    pub code: Option<i64>,
-}
-
-impl<'a> EventSummary<'a> {
-    /// Reads the summary of one event from its JSON text.
-    pub fn from_json(bytes: &'a [u8]) -> Result<EventSummary<'a>, serde_json::Error> {
-        serde_json::from_slice(bytes)
-    }
-
-    /// The summary of a decoded event, borrowing from it.
-    pub fn of_event(event: &'a Event) -> EventSummary<'a> {
-        let user = |u: &'a whodid_model::k8s::UserInfo| UserSummary {
-            username: Cow::Borrowed(u.name()),
-            uid: Cow::Borrowed(u.uid()),
-            groups: u
-                .groups()
-                .iter()
-                .map(|g| Cow::Borrowed(g.as_str()))
-                .collect(),
-        };
-        EventSummary {
-            kind: event.kind.as_deref().map(Cow::Borrowed),
-            api_version: event.api_version.as_deref().map(Cow::Borrowed),
-            level: event.level,
-            audit_id: Cow::Borrowed(&event.audit_id),
-            stage: event.stage,
-            request_uri: Cow::Borrowed(&event.request_uri),
-            verb: Cow::Borrowed(&event.verb),
-            user: user(&event.user),
-            impersonated_user: event.impersonated_user.as_ref().map(user),
-            source_ips: event
-                .source_ips
-                .iter()
-                .map(|s| Cow::Borrowed(s.as_str()))
-                .collect(),
-            object_ref: event.object_ref.as_ref().map(|o| ObjectSummary {
-                resource: Cow::Borrowed(&o.resource),
-                namespace: Cow::Borrowed(&o.namespace),
-                name: Cow::Borrowed(&o.name),
-                api_group: Cow::Borrowed(&o.api_group),
-                subresource: Cow::Borrowed(&o.subresource),
-            }),
-            response_status: event.response_status.as_ref().map(|s| StatusSummary {
-                code: s.code.map(i64::from),
-            }),
-            request_received_timestamp: event
-                .request_received_timestamp
-                .as_deref()
-                .map(Cow::Borrowed),
-            stage_timestamp: event.stage_timestamp.as_deref().map(Cow::Borrowed),
-        }
-    }
-
-    /// The envelope of this event.
-    pub fn envelope(&self) -> Result<Envelope, KubeError> {
-        let stamp = self
-            .stage_timestamp
-            .as_deref()
-            .or(self.request_received_timestamp.as_deref())
-            .ok_or_else(|| KubeError::NoTimestamp {
-                audit_id: self.audit_id.to_string(),
-            })?;
-        let time =
-            crate::syslog::rfc3339_timestamp(stamp).ok_or_else(|| KubeError::BadTimestamp {
-                audit_id: self.audit_id.to_string(),
-                text: stamp.chars().take(40).collect(),
-            })?;
-        let impersonated = self
-            .impersonated_user
-            .as_ref()
-            .map(|u| u.username.as_ref())
-            .filter(|name| !name.is_empty());
-        let groups: Vec<String> = self.user.groups.iter().map(|g| g.to_string()).collect();
-        let actor = Actor {
-            name: self.user.username.to_string(),
-            kind: kind_of(&self.user.username, &groups),
-            groups,
-            identified_by: if impersonated.is_some() {
-                "kubernetes-user impersonating".to_owned()
-            } else {
-                "kubernetes-user".to_owned()
-            },
-            via: impersonated.unwrap_or_default().to_owned(),
-        };
-        let (target, namespace) = match &self.object_ref {
-            Some(object) => {
-                let mut target = object.resource.to_string();
-                for part in [&object.subresource, &object.name] {
-                    if !part.is_empty() {
-                        target.push('/');
-                        target.push_str(part);
-                    }
+/// The envelope of the event `summary` summarises.
+pub fn summary_envelope(summary: &EventSummary<'_>) -> Result<Envelope, KubeError> {
+    let stamp = summary
+        .stage_timestamp
+        .as_deref()
+        .or(summary.request_received_timestamp.as_deref())
+        .ok_or_else(|| KubeError::NoTimestamp {
+            audit_id: summary.audit_id.to_string(),
+        })?;
+    let time = crate::syslog::rfc3339_timestamp(stamp).ok_or_else(|| KubeError::BadTimestamp {
+        audit_id: summary.audit_id.to_string(),
+        text: stamp.chars().take(40).collect(),
+    })?;
+    let impersonated = summary
+        .impersonated_user
+        .as_ref()
+        .map(|u| u.username.as_ref())
+        .filter(|name| !name.is_empty());
+    let groups: Vec<String> = summary.user.groups.iter().map(|g| g.to_string()).collect();
+    let actor = Actor {
+        name: summary.user.username.to_string(),
+        kind: kind_of(&summary.user.username, &groups),
+        groups,
+        identified_by: if impersonated.is_some() {
+            "kubernetes-user impersonating".to_owned()
+        } else {
+            "kubernetes-user".to_owned()
+        },
+        via: impersonated.unwrap_or_default().to_owned(),
+    };
+    let (target, namespace) = match &summary.object_ref {
+        Some(object) => {
+            let mut target = object.resource.to_string();
+            for part in [&object.subresource, &object.name] {
+                if !part.is_empty() {
+                    target.push('/');
+                    target.push_str(part);
                 }
-                (target, object.namespace.to_string())
             }
-            None => {
-                let path = self.request_uri.split('?').next().unwrap_or_default();
-                (path.to_owned(), String::new())
-            }
-        };
-        let outcome = match self.response_status.and_then(|s| s.code) {
-            // 101 Switching Protocols: exec, attach, port-forward upgraded.
-            Some(100..=399) => Outcome::Success,
-            Some(401 | 403) => Outcome::Denied,
-            Some(_) => Outcome::Failure,
-            None => Outcome::Unknown,
-        };
-        Ok(Envelope {
-            v: ENVELOPE_VERSION,
-            stream: Stream::KubeAudit,
-            time,
-            actor,
-            action: self.verb.to_string(),
-            target,
-            namespace,
-            cluster: String::new(),
-            host: String::new(),
-            source: self
-                .source_ips
-                .first()
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
-            outcome,
-            redacted: Vec::new(),
-            origin: None,
-        })
-    }
+            (target, object.namespace.to_string())
+        }
+        None => {
+            let path = summary.request_uri.split('?').next().unwrap_or_default();
+            (path.to_owned(), String::new())
+        }
+    };
+    let outcome = match summary.response_status.and_then(|s| s.code) {
+        // 101 Switching Protocols: exec, attach, port-forward upgraded.
+        Some(100..=399) => Outcome::Success,
+        Some(401 | 403) => Outcome::Denied,
+        Some(_) => Outcome::Failure,
+        None => Outcome::Unknown,
+    };
+    Ok(Envelope {
+        v: ENVELOPE_VERSION,
+        stream: Stream::KubeAudit,
+        time,
+        actor,
+        action: summary.verb.to_string(),
+        target,
+        namespace,
+        cluster: String::new(),
+        host: String::new(),
+        source: summary
+            .source_ips
+            .first()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        outcome,
+        redacted: Vec::new(),
+        origin: None,
+    })
 }
 
 /// Control-plane users that are not `system:serviceaccount:`/`system:node:`.
@@ -288,7 +141,7 @@ fn kind_of(username: &str, groups: &[String]) -> ActorKind {
 
 /// The envelope of one event.
 pub fn envelope(event: &Event) -> Result<Envelope, KubeError> {
-    EventSummary::of_event(event).envelope()
+    summary_envelope(&EventSummary::of_event(event))
 }
 
 #[cfg(test)]
@@ -379,6 +232,9 @@ mod tests {
         json["requestObject"] = serde_json::json!({"kind": "Pod", "spec": {"x": [1, 2]}});
         let text = serde_json::to_vec(&json).unwrap();
         let summary = EventSummary::from_json(&text).unwrap();
-        assert_eq!(summary.envelope().unwrap(), envelope(&event(json)).unwrap());
+        assert_eq!(
+            summary_envelope(&summary).unwrap(),
+            envelope(&event(json)).unwrap()
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Decisions per second on the kube-up production policy over the real
 //! capture (2,947 events), warm: (a) evaluation only, attributes prebuilt;
-//! (b) from each event's JSON bytes through the fast `EventHead` path;
+//! (b) from each event's JSON bytes through the fast `EventSummary` path;
 //! (c) full `Event` decode, attributes, evaluation.
 //!
 //! `bench/policy.sh` runs this and prints the ratios against the Go
@@ -11,7 +11,8 @@ use std::path::Path;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use whodid_model::k8s::decode_event;
-use whodid_policy::attributes::{EventHead, RequestAttributes};
+use whodid_model::k8s::EventSummary;
+use whodid_policy::attributes::RequestAttributes;
 use whodid_policy::evaluate::Evaluator;
 use whodid_policy::load::load_policy;
 
@@ -57,11 +58,11 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    group.bench_function("json_head_evaluate", |b| {
+    group.bench_function("json_summary_evaluate", |b| {
         b.iter(|| {
             for line in &lines {
-                let head = EventHead::from_json(black_box(line)).expect("head");
-                black_box(evaluator.decide(&head.attributes()));
+                let summary = EventSummary::from_json(black_box(line)).expect("summary");
+                black_box(evaluator.decide(&RequestAttributes::from_summary(&summary)));
             }
         })
     });

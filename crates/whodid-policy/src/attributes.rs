@@ -6,14 +6,13 @@
 //! exactly what is needed to rebuild them. Two ways in:
 //!
 //! - [`RequestAttributes::from_event`] borrows from a decoded `Event`;
-//! - [`EventHead::from_json`] reads only the five fields that matter straight
-//!   from the event's JSON bytes, without decoding bodies — the fast path for
-//!   ingest and for simulating a policy over large logs.
+//! - [`RequestAttributes::from_summary`] borrows from an [`EventSummary`],
+//!   read straight from the event's JSON bytes without decoding bodies —
+//!   the fast path for ingest and for simulating a policy over large logs.
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
-use whodid_model::k8s::{Event, Stage};
+use whodid_model::k8s::{Event, EventSummary};
 
 use crate::request_info::{request_info_borrowed, Method, RequestInfo};
 
@@ -75,68 +74,20 @@ impl<'a> RequestAttributes<'a> {
             &event.request_uri,
         )
     }
-}
 
-/// The few fields of an event that identify it and decide its policy,
-/// borrowed from the JSON text when no unescaping is needed.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventHead<'a> {
-    /// The request's audit ID.
-    #[serde(borrow, rename = "auditID")]
-    pub audit_id: Cow<'a, str>,
-    /// The stage of this event.
-    pub stage: Stage,
-    /// The request URI.
-    #[serde(borrow, rename = "requestURI")]
-    pub request_uri: Cow<'a, str>,
-    /// The verb.
-    #[serde(borrow)]
-    pub verb: Cow<'a, str>,
-    /// The user, when present.
-    #[serde(borrow, default)]
-    pub user: Option<UserHead<'a>>,
-}
-
-/// The user fields of an [`EventHead`].
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct UserHead<'a> {
-    /// The user name.
-    #[serde(borrow, default)]
-    pub username: Cow<'a, str>,
-    /// The uid.
-    #[serde(borrow, default)]
-    pub uid: Cow<'a, str>,
-    /// The groups.
-    #[serde(borrow, default)]
-    pub groups: Vec<Cow<'a, str>>,
-}
-
-impl<'a> EventHead<'a> {
-    /// Reads the head of one event from its JSON bytes.
-    pub fn from_json(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
-    }
-
-    /// The attributes the policy is evaluated on.
-    pub fn attributes(&self) -> RequestAttributes<'_> {
-        let (name, uid_present, groups) = match &self.user {
-            Some(user) => (
-                Cow::Borrowed(user.username.as_ref()),
-                !user.uid.is_empty(),
-                user.groups
-                    .iter()
-                    .map(|g| Cow::Borrowed(g.as_ref()))
-                    .collect(),
-            ),
-            None => (Cow::Borrowed(""), false, Vec::new()),
-        };
+    /// The attributes of the event `summary` was read from.
+    pub fn from_summary(summary: &'a EventSummary<'_>) -> Self {
         RequestAttributes::new(
-            name,
-            uid_present,
-            groups,
-            Cow::Borrowed(self.verb.as_ref()),
-            &self.request_uri,
+            Cow::Borrowed(summary.user.username.as_ref()),
+            !summary.user.uid.is_empty(),
+            summary
+                .user
+                .groups
+                .iter()
+                .map(|g| Cow::Borrowed(g.as_ref()))
+                .collect(),
+            Cow::Borrowed(summary.verb.as_ref()),
+            &summary.request_uri,
         )
     }
 }
@@ -148,16 +99,17 @@ mod tests {
     #[test]
     fn head_and_full_event_agree() {
         let line = br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/x/pods?limit=500\u0026watch=false","verb":"list","user":{"username":"alice","groups":["devs"]},"requestObject":{"big":[1,2,3]}}"#;
-        let head = EventHead::from_json(line).unwrap();
+        let summary = EventSummary::from_json(line).unwrap();
         let event = whodid_model::k8s::decode_event(line).unwrap();
-        assert_eq!(head.attributes(), RequestAttributes::from_event(&event));
-        assert_eq!(&*head.attributes().info.resource, "pods");
+        let attributes = RequestAttributes::from_summary(&summary);
+        assert_eq!(attributes, RequestAttributes::from_event(&event));
+        assert_eq!(&*attributes.info.resource, "pods");
     }
 
     #[test]
     fn no_user_means_unauthenticated() {
-        let line = br#"{"auditID":"a","stage":"ResponseStarted","requestURI":"/api","verb":"get","user":{}}"#;
-        let head = EventHead::from_json(line).unwrap();
-        assert!(head.attributes().user.is_none());
+        let line = br#"{"level":"Metadata","auditID":"a","stage":"ResponseStarted","requestURI":"/api","verb":"get","user":{}}"#;
+        let summary = EventSummary::from_json(line).unwrap();
+        assert!(RequestAttributes::from_summary(&summary).user.is_none());
     }
 }

@@ -7,12 +7,11 @@
 //! and decoded in full only when the policy downgrades it or it may hold a
 //! secret; otherwise its bytes are stored exactly as received.
 
-use std::borrow::Cow;
-
 use whodid_journal::RecordInput;
+use whodid_model::k8s::EventSummary;
 use whodid_model::k8s::{decode_event, Level};
 use whodid_model::{Actor, ActorKind, Envelope, Outcome, Stream, ENVELOPE_VERSION};
-use whodid_parse::kube::EventSummary;
+use whodid_parse::kube::summary_envelope;
 use whodid_policy::attributes::RequestAttributes;
 use whodid_policy::evaluate::{Decision, Evaluator};
 
@@ -69,27 +68,16 @@ impl KubeSource {
                 );
             }
         }
-        let decision = self.policy.as_ref().map(|policy| {
-            let attrs = RequestAttributes::new(
-                Cow::Borrowed(summary.user.username.as_ref()),
-                !summary.user.uid.is_empty(),
-                summary
-                    .user
-                    .groups
-                    .iter()
-                    .map(|g| Cow::Borrowed(g.as_ref()))
-                    .collect(),
-                Cow::Borrowed(summary.verb.as_ref()),
-                &summary.request_uri,
-            );
-            policy.decide(&attrs)
-        });
+        let decision = self
+            .policy
+            .as_ref()
+            .map(|policy| policy.decide(&RequestAttributes::from_summary(&summary)));
         if let Some(decision) = &decision {
             if !decision.emits(summary.stage) {
                 return Prepared::DroppedByPolicy;
             }
         }
-        let mut envelope = match summary.envelope() {
+        let mut envelope = match summary_envelope(&summary) {
             Ok(envelope) => envelope,
             Err(e) => return self.invalid(raw, e.to_string()),
         };

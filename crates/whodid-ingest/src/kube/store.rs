@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 use whodid_journal::reader::JournalReader;
 use whodid_journal::{AppendReceipt, HashedRecord, Journal, JournalError, RecordInput};
+use whodid_model::k8s::EventSummary;
 use whodid_model::{Envelope, Stream};
-use whodid_parse::kube::EventSummary;
 
 use crate::dedup::{BatchSeq, DedupKey, DedupWindow};
 use crate::kube::prepare::Prepared;

@@ -89,10 +89,9 @@ fn resume_takes_the_newest_of_saved_and_journaled_positions() {
     let journal = Journal::open(dir.path(), JournalConfig::default()).unwrap();
     let positions = PositionStore::new(dir.path());
     let record = |n: u64, source: &str| {
-        let mut envelope = whodid_parse::kube::EventSummary::from_json(&capture_lines()[0])
-            .unwrap()
-            .envelope()
-            .unwrap();
+        let line = capture_lines()[0].clone();
+        let summary = whodid_parse::kube::EventSummary::from_json(&line).unwrap();
+        let mut envelope = whodid_parse::kube::summary_envelope(&summary).unwrap();
         envelope.origin = Some(Origin {
             source: source.into(),
             after: serde_json::json!({"n": n}),

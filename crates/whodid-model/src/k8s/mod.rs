@@ -12,9 +12,11 @@ mod event;
 mod level;
 mod log;
 mod policy;
+pub mod summary;
 
 pub use decode::{decode_event, decode_event_list, DecodeError, API_VERSION};
 pub use event::{Event, EventList, ObjectReference, ResponseStatus, UserInfo};
 pub use level::{Level, Stage, UnknownLevel, UnknownStage};
 pub use log::{detect_shape, read_log, EventLocation, LogError, LogEvent, LogShape};
 pub use policy::{GroupResources, Policy, PolicyRule};
+pub use summary::EventSummary;
