@@ -4,7 +4,8 @@
 //! It looks at the journal every `poll_every` (cheaply: segment names and
 //! the last segment's size), indexes what is new and commits at least every
 //! `commit_every`, so an appended record is searchable within about
-//! `poll_every + commit_every`. [`FollowerHandle::lag`] is the metric.
+//! `poll_every + commit_every`. [`FollowerHandle::lag`] is the metric. It
+//! runs at a lower CPU priority than ingest: durability first.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,7 @@ impl Follower {
         let thread = std::thread::Builder::new()
             .name("whodid-index".into())
             .spawn(move || {
+                yield_to_ingest();
                 let result = run(indexer, journal, config, &thread_shared);
                 if let Err(error) = &result {
                     tracing::error!(%error, "index follower stopped: search falls behind the journal");
@@ -121,6 +123,20 @@ impl Drop for FollowerHandle {
 }
 
 /// What a stream's journal looks like from outside, to notice growth without reading it.
+/// The follower's nice value: above ingest's, so that on a busy machine
+/// storing what arrives comes first and search catches up (its lag is a
+/// metric). tantivy's indexing and merge threads, started from this thread,
+/// inherit it.
+const FOLLOWER_NICE: i32 = 10;
+
+/// Lowers this thread's CPU priority (Linux: nice is per thread).
+fn yield_to_ingest() {
+    let me = rustix::thread::gettid();
+    if let Err(error) = rustix::process::setpriority_process(Some(me), FOLLOWER_NICE) {
+        tracing::debug!(%error, "index follower: could not lower its priority");
+    }
+}
+
 fn signature(journal: &JournalReader, stream: Stream) -> Option<(usize, u64, u64)> {
     let segments = journal.segments(stream).ok()?;
     let (first, last) = match (segments.first(), segments.last()) {

@@ -26,6 +26,27 @@ fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// The nice values of this process's threads whose name starts with `prefix`.
+fn thread_nice(prefix: &str) -> Vec<i64> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let task = task.unwrap().path();
+        let Ok(comm) = std::fs::read_to_string(task.join("comm")) else {
+            continue; // the thread ended meanwhile
+        };
+        let Ok(stat) = std::fs::read_to_string(task.join("stat")) else {
+            continue;
+        };
+        if comm.trim_end().starts_with(prefix) {
+            // Fields after the command name's closing parenthesis start at
+            // field 3 (state); nice is field 19.
+            let after = &stat[stat.rfind(')').unwrap() + 1..];
+            found.push(after.split_whitespace().nth(16).unwrap().parse().unwrap());
+        }
+    }
+    found
+}
+
 #[test]
 fn follows_a_live_journal_and_reports_lag() {
     let dir = tempfile::tempdir().unwrap();
@@ -46,6 +67,15 @@ fn follows_a_live_journal_and_reports_lag() {
         });
         assert!(follower.error().is_none());
     }
+    // It (and tantivy's threads it started) yield the CPU to ingest.
+    let nice = thread_nice("whodid-index");
+    assert!(
+        !nice.is_empty() && nice.iter().all(|&n| n == 10),
+        "{nice:?}"
+    );
+    // (Other tests in this process may run indexers of their own at nice 0.)
+    let indexing = thread_nice("thrd-tantivy");
+    assert!(indexing.contains(&10), "{indexing:?}");
     // A second writer is refused, naming the holder.
     match Indexer::open(dir.path(), IndexConfig::default()) {
         Err(IndexError::Locked { pid, .. }) => {
