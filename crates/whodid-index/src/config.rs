@@ -20,6 +20,9 @@ pub struct IndexConfig {
     pub batch_records: usize,
     /// A bulk catch-up (reindex) commits after this many records.
     pub bulk_commit_records: u64,
+    /// Records a day writer holds back to store alike ones side by side
+    /// (smaller doc store; costs memory for that many documents per open day).
+    pub group_records: usize,
 }
 
 impl Default for IndexConfig {
@@ -32,6 +35,7 @@ impl Default for IndexConfig {
             poll_every: Duration::from_millis(250),
             batch_records: 8192,
             bulk_commit_records: 2_000_000,
+            group_records: 8192,
         }
     }
 }

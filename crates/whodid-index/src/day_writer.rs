@@ -1,7 +1,17 @@
 //! One open day index for writing, and opening/creating day indexes.
+//!
+//! A day writer holds back a batch of documents and hands it to tantivy
+//! ordered by record shape ([`crate::document::GROUP_BY`]), as one
+//! operation (so one indexing thread, one segment, keeps it together):
+//! tantivy's doc store compresses blocks of neighbouring documents, and
+//! alike neighbours make those blocks much smaller. Searches never depend
+//! on document order (hits are sorted by time, stream and journal index
+//! from the columns).
 
 use std::path::Path;
 
+use tantivy::indexer::UserOperation;
+use tantivy::query::Query;
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexSettings, IndexWriter, TantivyDocument};
 
@@ -14,7 +24,7 @@ use crate::schema::IndexSchema;
 fn settings() -> IndexSettings {
     IndexSettings {
         docstore_compression: Compressor::Zstd(ZstdCompressor {
-            compression_level: Some(9),
+            compression_level: Some(3),
         }),
         docstore_blocksize: 64 * 1024,
         ..IndexSettings::default()
@@ -38,7 +48,11 @@ pub(crate) fn open_existing(path: &Path, schema: &IndexSchema) -> Result<Index, 
 /// A day index open for writing.
 pub(crate) struct DayWriter {
     _index: Index,
-    pub(crate) writer: IndexWriter<TantivyDocument>,
+    writer: IndexWriter<TantivyDocument>,
+    /// Documents not yet handed to tantivy, with their shape.
+    batch: Vec<(String, TantivyDocument)>,
+    /// The batch is handed over at this size (and before a commit or a delete).
+    batch_limit: usize,
     pub(crate) dirty: bool,
     pub(crate) last_used: u64,
 }
@@ -47,6 +61,7 @@ impl std::fmt::Debug for DayWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DayWriter")
             .field("dirty", &self.dirty)
+            .field("batch", &self.batch.len())
             .field("last_used", &self.last_used)
             .finish_non_exhaustive()
     }
@@ -78,13 +93,55 @@ impl DayWriter {
         Ok(DayWriter {
             _index: index,
             writer,
+            batch: Vec::new(),
+            batch_limit: config.group_records.max(1),
             dirty: false,
             last_used: 0,
         })
     }
 
+    /// Adds a document of shape `group` (handed to tantivy with its batch).
+    pub(crate) fn add(
+        &mut self,
+        path: &Path,
+        group: String,
+        document: TantivyDocument,
+    ) -> Result<(), IndexError> {
+        self.batch.push((group, document));
+        self.dirty = true;
+        if self.batch.len() >= self.batch_limit {
+            self.flush(path)?;
+        }
+        Ok(())
+    }
+
+    /// Hands the batch to tantivy, alike records together (a stable sort:
+    /// journal order within a shape).
+    fn flush(&mut self, path: &Path) -> Result<(), IndexError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.batch.sort_by(|a, b| a.0.cmp(&b.0));
+        let operations = self.batch.drain(..).map(|(_, doc)| UserOperation::Add(doc));
+        self.writer
+            .run(operations)
+            .map_err(IndexError::tantivy(path))?;
+        Ok(())
+    }
+
+    /// Deletes the documents `query` matches, after every document added before.
+    pub(crate) fn delete(&mut self, path: &Path, query: Box<dyn Query>) -> Result<(), IndexError> {
+        self.flush(path)?;
+        self.writer
+            .delete_query(query)
+            .map_err(IndexError::tantivy(path))?;
+        self.dirty = true;
+        Ok(())
+    }
+
     /// Commits with `payload` (the stream's next journal index).
     pub(crate) fn commit(&mut self, path: &Path, payload: &str) -> Result<(), IndexError> {
+        self.flush(path)?;
         let mut prepared = self
             .writer
             .prepare_commit()

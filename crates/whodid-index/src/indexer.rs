@@ -309,11 +309,7 @@ impl Indexer {
                 }
             }
             let writer = self.writer(stream, day)?;
-            writer
-                .writer
-                .delete_query(Box::new(RangeQuery::new(term(lower), term(upper))))
-                .map_err(IndexError::tantivy(&path))?;
-            writer.dirty = true;
+            writer.delete(&path, Box::new(RangeQuery::new(term(lower), term(upper))))?;
         }
         Ok(())
     }
@@ -438,12 +434,8 @@ impl Indexer {
                 Ok(prepared) => {
                     let day = Day::of_micros(prepared.time_micros);
                     let path = self.layout.day_dir(stream, day);
-                    let writer = self.writer(stream, day)?;
-                    writer
-                        .writer
-                        .add_document(prepared.document)
-                        .map_err(IndexError::tantivy(&path))?;
-                    writer.dirty = true;
+                    self.writer(stream, day)?
+                        .add(&path, prepared.group, prepared.document)?;
                 }
                 // Unindexable records stay in the journal; the count check
                 // must still add up, so they are counted as indexed.
@@ -464,13 +456,7 @@ impl Indexer {
         doc.add_u64(self.schema.seq, seq);
         doc.add_i64(self.schema.time, 0);
         let path = self.layout.day_dir(stream, Day(0));
-        let writer = self.writer(stream, Day(0))?;
-        writer
-            .writer
-            .add_document(doc)
-            .map_err(IndexError::tantivy(&path))?;
-        writer.dirty = true;
-        Ok(())
+        self.writer(stream, Day(0))?.add(&path, String::new(), doc)
     }
 
     /// Commits every day index with new records, then the state.

@@ -1,9 +1,11 @@
 //! The tantivy schema of a day index, built from the field catalogue.
 //!
 //! Keyword fields are indexed whole (the `raw` tokenizer, no positions) and,
-//! when aggregatable, get a column; numbers and time are indexed and have a
-//! column (ranges, sorting); `seq` (the record's journal index) has a column
-//! for ordering and is indexed for deletes; `_all` holds every keyword value
+//! when aggregatable, get a column; numbers are indexed and have a column
+//! (exact values, ranges); `seq` (the record's journal index) and `time` are
+//! columns only: nearly every record has its own value of each, so terms
+//! would cost a term and a posting list per record, while ranges (time
+//! ranges, deletes by journal index) and sorting run on the columns; `_all` holds every keyword value
 //! (bare terms), `_fields` the names of the fields a record has
 //! (`field:*`); `envelope` and `raw` are stored, so a page of hits needs no
 //! journal frame decompressed.
@@ -60,8 +62,9 @@ impl IndexSchema {
     pub fn build() -> IndexSchema {
         let mut builder = Schema::builder();
         let numeric = NumericOptions::default().set_indexed().set_fast();
-        let seq = builder.add_u64_field("seq", numeric.clone());
-        let time = builder.add_i64_field("time", numeric.clone());
+        let column_only = NumericOptions::default().set_fast();
+        let seq = builder.add_u64_field("seq", column_only.clone());
+        let time = builder.add_i64_field("time", column_only);
         let all = builder.add_text_field("_all", keyword_options(false));
         let fields = builder.add_text_field("_fields", keyword_options(false));
         let envelope = builder.add_bytes_field("envelope", STORED);
@@ -101,5 +104,26 @@ impl IndexSchema {
     /// The handle of catalogue field `position`, if the index has terms for it.
     pub fn handle(&self, position: usize) -> Option<Field> {
         self.catalogue.get(position).copied().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_and_time_are_columns_without_terms() {
+        let schema = IndexSchema::build();
+        for field in [schema.seq, schema.time] {
+            let entry = schema.schema.get_field_entry(field);
+            assert!(entry.is_fast(), "{}", entry.name());
+            assert!(!entry.is_indexed(), "{}", entry.name());
+        }
+        let code = FIELDS
+            .iter()
+            .position(|f| f.name == "responseStatus.code")
+            .and_then(|p| schema.handle(p));
+        let code = schema.schema.get_field_entry(code.unwrap_or(schema.seq));
+        assert!(code.is_indexed() && code.is_fast(), "{}", code.name());
     }
 }

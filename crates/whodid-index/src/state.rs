@@ -11,8 +11,10 @@ use whodid_model::Stream;
 
 use crate::error::IndexError;
 
-/// The state file's format version.
-const STATE_VERSION: u32 = 1;
+/// The index format version, kept in the state file: an index written by
+/// another version is rebuilt from the journal, never read. 2: `seq` and
+/// `time` are columns only; documents stored in shape order.
+const STATE_VERSION: u32 = 2;
 
 /// What one stream's index holds: journal records `[first, next)`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

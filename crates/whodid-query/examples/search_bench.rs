@@ -4,13 +4,21 @@
 //! audit events shaped like the real capture (its events as templates, with
 //! users, namespaces, names, source addresses and times varied over DAYS
 //! days ending now) through the journal API into DATA, and the same events
-//! as NDJSON into NDJSON (what `rg` and `jq` are run on).
+//! as NDJSON into NDJSON (what `rg` and `jq` are run on), on as many
+//! threads as there are cores.
+//!
+//! `search_bench space DATA` prints the index's bytes by part and field.
 //!
 //! `search_bench measure DATA RUNS` times, through `SearchService` (the code
 //! behind `whodid search|who` and the HTTP API): a person's timeline (first
 //! page of 100), a three-term query over the last 24 h, the top 10 users over
 //! 7 days; and prints p50/p99 in milliseconds as `name p50 p99 hits` lines.
 #![allow(clippy::unwrap_used)]
+
+/// mimalloc, as the `whodid` binary: the generator allocates and frees per
+/// event on several threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
@@ -78,25 +86,28 @@ fn set(value: &mut Value, path: &[&str], new: Value) {
     }
 }
 
-fn generate(data: &Path, ndjson: &Path, events: u64, days: i64) {
-    let templates = templates();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let end = jiff::Timestamp::now().as_microsecond();
-    let start = end - days * 86_400_000_000;
-    let step = ((end - start) / events.max(1) as i64).max(1);
-    let journal = Journal::open(
-        data,
-        JournalConfig {
-            fsync: FsyncPolicy::Interval(std::time::Duration::from_millis(500)),
-            ..JournalConfig::default()
-        },
-    )
-    .unwrap();
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(ndjson).unwrap());
-    let mut batch = Vec::with_capacity(4096);
-    let mut tickets = std::collections::VecDeque::new();
-    let started = Instant::now();
-    for n in 0..events {
+/// Events per batch: one journal append, and the unit handed to a generator thread.
+const BATCH: u64 = 4096;
+
+/// One generated event: its bytes as received and its envelope.
+struct Generated {
+    raw: Vec<u8>,
+    envelope: Vec<u8>,
+}
+
+/// Events `[first, first + count)` of the data set. Each batch has its own
+/// seed, so the data set is the same whatever the number of threads.
+fn make_batch(
+    templates: &[Value],
+    first: u64,
+    count: u64,
+    start: i64,
+    step: i64,
+) -> Vec<Generated> {
+    let mut rng =
+        Rng(0x9e37_79b9_7f4a_7c15 ^ (first / BATCH + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9));
+    let mut out = Vec::with_capacity(count as usize);
+    for n in first..first + count {
         let mut event = templates[rng.below(templates.len())].clone();
         let who = rng.below(100);
         let (user, groups): (String, Vec<&str>) = if who < 70 {
@@ -139,11 +150,17 @@ fn generate(data: &Path, ndjson: &Path, events: u64, days: i64) {
             &["sourceIPs"],
             Value::Array(vec![Value::String(ip)]),
         );
-        set(
-            &mut event,
-            &["auditID"],
-            Value::String(format!("{:016x}-{n:012x}", rng.next())),
+        // A random (version 4) UUID, as the apiserver's.
+        let (hi, lo) = (rng.next(), rng.next());
+        let audit_id = format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            hi >> 32,
+            (hi >> 16) & 0xffff,
+            hi & 0xfff,
+            0x8000 | (lo >> 48) & 0x3fff,
+            lo & 0xffff_ffff_ffff
         );
+        set(&mut event, &["auditID"], Value::String(audit_id));
         let t = start + n as i64 * step;
         let stamp = jiff::Timestamp::from_microsecond(t).unwrap().to_string();
         set(
@@ -154,40 +171,85 @@ fn generate(data: &Path, ndjson: &Path, events: u64, days: i64) {
         set(&mut event, &["stageTimestamp"], Value::String(stamp));
         let raw = serde_json::to_vec(&event).unwrap();
         let decoded = whodid_model::k8s::decode_event(&raw).unwrap();
-        let envelope = whodid_parse::kube::envelope(&decoded).unwrap();
-        out.write_all(&raw).unwrap();
-        out.write_all(b"\n").unwrap();
-        batch.push(RecordInput {
-            envelope: envelope.to_json(),
-            raw,
-        });
-        if batch.len() == 4096 {
-            tickets.push_back(
-                journal
-                    .append(Stream::KubeAudit, std::mem::take(&mut batch))
-                    .unwrap(),
-            );
-            while tickets.len() > 8 {
-                tickets.pop_front().unwrap().wait().unwrap();
+        let envelope = whodid_parse::kube::envelope(&decoded).unwrap().to_json();
+        out.push(Generated { raw, envelope });
+    }
+    out
+}
+
+fn generate(data: &Path, ndjson: &Path, events: u64, days: i64) {
+    let templates = templates();
+    let end = jiff::Timestamp::now().as_microsecond();
+    let start = end - days * 86_400_000_000;
+    let step = ((end - start) / events.max(1) as i64).max(1);
+    let journal = Journal::open(
+        data,
+        JournalConfig {
+            fsync: FsyncPolicy::Interval(std::time::Duration::from_millis(500)),
+            ..JournalConfig::default()
+        },
+    )
+    .unwrap();
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(ndjson).unwrap());
+    let mut tickets = std::collections::VecDeque::new();
+    let started = Instant::now();
+    let batches = events.div_ceil(BATCH);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let (send, receive) =
+        std::sync::mpsc::sync_channel::<(u64, Vec<Generated>)>(2 * threads as usize);
+    std::thread::scope(|scope| {
+        for worker in 0..threads {
+            let send = send.clone();
+            let templates = &templates;
+            scope.spawn(move || {
+                for b in (worker..batches).step_by(threads as usize) {
+                    let first = b * BATCH;
+                    let batch =
+                        make_batch(templates, first, BATCH.min(events - first), start, step);
+                    if send.send((b, batch)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(send);
+        // Batches arrive out of order; the journal and the NDJSON take them in order.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut next = 0;
+        for (b, batch) in receive {
+            waiting.insert(b, batch);
+            while let Some(batch) = waiting.remove(&next) {
+                let mut records = Vec::with_capacity(batch.len());
+                for g in batch {
+                    out.write_all(&g.raw).unwrap();
+                    out.write_all(b"\n").unwrap();
+                    records.push(RecordInput {
+                        envelope: g.envelope,
+                        raw: g.raw,
+                    });
+                }
+                tickets.push_back(journal.append(Stream::KubeAudit, records).unwrap());
+                while tickets.len() > 8 {
+                    tickets.pop_front().unwrap().wait().unwrap();
+                }
+                next += 1;
+                let done = next * BATCH;
+                if done.is_multiple_of(1_048_576) {
+                    eprintln!(
+                        "generated {done} events in {:.0} s",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
             }
         }
-        if n > 0 && n % 1_000_000 == 0 {
-            eprintln!(
-                "generated {n} events in {:.0} s",
-                started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    if !batch.is_empty() {
-        tickets.push_back(journal.append(Stream::KubeAudit, batch).unwrap());
-    }
+    });
     for ticket in tickets {
         ticket.wait().unwrap();
     }
     journal.close().unwrap();
     out.flush().unwrap();
     eprintln!(
-        "generated {events} events over {days} days in {:.1} s",
+        "generated {events} events over {days} days in {:.1} s ({threads} threads)",
         started.elapsed().as_secs_f64()
     );
 }
@@ -289,6 +351,42 @@ fn measure(data: &Path, runs: usize) {
     println!("top10_users_7d {p50:.3} {p99:.3} {hits}");
 }
 
+/// Bytes on disk of every day index, by part and by field (tantivy's own accounting).
+fn space(data: &Path) {
+    use std::collections::BTreeMap;
+    let set = whodid_index::IndexSet::open(data);
+    let selection = set
+        .select(&Stream::ALL, i64::MIN / 2, i64::MAX / 2)
+        .unwrap();
+    let mut parts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut add = |key: String, n: u64| *parts.entry(key).or_default() += n;
+    for day in &selection.days {
+        let usage = day.searcher.space_usage().unwrap();
+        for segment in usage.segments() {
+            add("store".into(), segment.store().total().get_bytes());
+            add("deletes".into(), segment.deletes().get_bytes());
+            for (part, fields) in [
+                ("termdict", segment.termdict()),
+                ("postings", segment.postings()),
+                ("positions", segment.positions()),
+                ("columns", segment.fast_fields()),
+                ("fieldnorms", segment.fieldnorms()),
+            ] {
+                add(part.into(), fields.total().get_bytes());
+                for field in fields.fields() {
+                    add(
+                        format!("{part}.{}", field.field_name()),
+                        field.total().get_bytes(),
+                    );
+                }
+            }
+        }
+    }
+    for (key, bytes) in parts.iter().filter(|(_, b)| **b > 0) {
+        println!("{key} {bytes}");
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -301,8 +399,11 @@ fn main() {
         Some("measure") if args.len() == 4 => {
             measure(Path::new(&args[2]), args[3].parse().unwrap())
         }
+        Some("space") if args.len() == 3 => space(Path::new(&args[2])),
         _ => {
-            eprintln!("usage: search_bench generate DATA NDJSON EVENTS DAYS | measure DATA RUNS");
+            eprintln!(
+                "usage: search_bench generate DATA NDJSON EVENTS DAYS | measure DATA RUNS | space DATA"
+            );
             std::process::exit(2);
         }
     }

@@ -3,7 +3,7 @@
 //! A day index holds one stream, so `stream:` terms fold to "all" or
 //! "nothing" here; keyword values are whole terms, wildcards become
 //! anchored regular expressions on the term dictionary, `field:*` is a term
-//! of `_fields`, numbers and time are ranges on their columns.
+//! of `_fields`, number ranges and every time comparison run on columns.
 
 use std::ops::Bound;
 
@@ -100,12 +100,16 @@ fn position(field: &FieldRef) -> Option<usize> {
     }
 }
 
-fn i64_range(field: Field, cmp: Cmp, value: i64) -> Plan {
+/// A comparison on a number field; `indexed` says whether it has terms (an
+/// exact value is then a term), otherwise every comparison is a range on
+/// its column.
+fn i64_range(field: Field, indexed: bool, cmp: Cmp, value: i64) -> Plan {
     let t = |v: i64| Term::from_field_i64(field, v);
     let (lower, upper) = match cmp {
-        Cmp::Eq => {
+        Cmp::Eq if indexed => {
             return Plan::Query(Box::new(TermQuery::new(t(value), IndexRecordOption::Basic)))
         }
+        Cmp::Eq => (Bound::Included(t(value)), Bound::Included(t(value))),
         Cmp::Gt => (Bound::Excluded(t(value)), Bound::Unbounded),
         Cmp::Ge => (Bound::Included(t(value)), Bound::Unbounded),
         Cmp::Lt => (Bound::Unbounded, Bound::Excluded(t(value))),
@@ -154,11 +158,11 @@ pub fn plan(expr: &Expr, schema: &IndexSchema, stream: Stream) -> Result<Plan, S
         },
         Expr::Number { field, cmp, value } => {
             match position(field).and_then(|p| schema.handle(p)) {
-                Some(handle) => i64_range(handle, *cmp, *value),
+                Some(handle) => i64_range(handle, true, *cmp, *value),
                 None => Plan::Nothing,
             }
         }
-        Expr::Time { cmp, micros } => i64_range(schema.time, *cmp, *micros),
+        Expr::Time { cmp, micros } => i64_range(schema.time, false, *cmp, *micros),
         Expr::Exists(field) => match field {
             FieldRef::Fixed(spec) if spec.source == Source::Stream || spec.name == "time" => {
                 Plan::All

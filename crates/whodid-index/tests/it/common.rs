@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
-use whodid_index::{IndexSet, Selection};
+use whodid_index::{IndexConfig, IndexSet, Indexer, Repair, Selection};
 use whodid_journal::{FsyncPolicy, Journal, JournalConfig, RecordInput};
 use whodid_model::Stream;
 
@@ -78,4 +78,26 @@ pub(crate) fn doc_count(dir: &Path) -> u64 {
         .iter()
         .map(|d| d.searcher.num_docs())
         .sum()
+}
+
+/// Opens the index of `dir` (repairing it), catches up and closes; what had to be repaired.
+pub(crate) fn index(dir: &std::path::Path) -> Vec<Repair> {
+    let mut indexer = Indexer::open(dir, IndexConfig::default()).unwrap();
+    let repairs = indexer.repairs().to_vec();
+    indexer.catch_up(&mut |_| {}).unwrap();
+    indexer.close().unwrap();
+    repairs
+}
+
+/// Whether the `kubeaudit` stream was rebuilt.
+pub(crate) fn rebuilt(repairs: &[Repair]) -> bool {
+    repairs.iter().any(|r| {
+        matches!(
+            r,
+            Repair::Rebuilt {
+                stream: Stream::KubeAudit,
+                ..
+            }
+        )
+    })
 }

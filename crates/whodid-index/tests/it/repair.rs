@@ -1,30 +1,10 @@
 //! A lost or corrupt index is rebuilt from the journal, never trusted; a
 //! crash between a day's commit and the state's is trimmed back.
 
-use whodid_index::{IndexConfig, IndexLayout, IndexState, Indexer, Repair};
+use whodid_index::{IndexLayout, IndexState, Repair};
 use whodid_model::Stream;
 
-use crate::common::{build, doc_count};
-
-fn index(dir: &std::path::Path) -> Vec<Repair> {
-    let mut indexer = Indexer::open(dir, IndexConfig::default()).unwrap();
-    let repairs = indexer.repairs().to_vec();
-    indexer.catch_up(&mut |_| {}).unwrap();
-    indexer.close().unwrap();
-    repairs
-}
-
-fn rebuilt(repairs: &[Repair]) -> bool {
-    repairs.iter().any(|r| {
-        matches!(
-            r,
-            Repair::Rebuilt {
-                stream: Stream::KubeAudit,
-                ..
-            }
-        )
-    })
-}
+use crate::common::{build, doc_count, index, rebuilt};
 
 #[test]
 fn day_indexes_are_named_by_stream_and_day() {

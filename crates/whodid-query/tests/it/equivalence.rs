@@ -403,6 +403,38 @@ proptest! {
     }
 }
 
+/// Time comparisons run on the time column (there are no time terms): a
+/// range of one microsecond finds exactly the records of that microsecond.
+#[test]
+fn exact_times_find_their_records() {
+    let world = world();
+    let service = SearchService::new(&world.dir, ServiceConfig::default());
+    let range = TimeRange {
+        from: START - SPAN,
+        to: START + 2 * SPAN,
+    };
+    for (_, _, record) in world.records.iter().step_by(97).take(8) {
+        for query in [
+            format!("time <= {} and time >= {0}", stamp(record.time_micros)),
+            format!(
+                "time < {} and time >= {}",
+                stamp(record.time_micros + 1),
+                stamp(record.time_micros)
+            ),
+        ] {
+            let expr = parse(&query).unwrap_or_else(|e| panic!("{}", e.render(&query)));
+            let expected: BTreeSet<(String, u64)> = world
+                .records
+                .iter()
+                .filter(|(_, _, r)| r.matches(&expr))
+                .map(|(s, seq, _)| (s.as_str().to_owned(), *seq))
+                .collect();
+            assert!(!expected.is_empty(), "{query}");
+            assert_eq!(indexed(&service, &query, range).0, expected, "{query}");
+        }
+    }
+}
+
 #[test]
 fn histogram_buckets_add_up() {
     let world = world();
