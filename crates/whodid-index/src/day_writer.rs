@@ -20,7 +20,10 @@ use crate::error::IndexError;
 use crate::schema::IndexSchema;
 
 /// The doc store settings: zstd, as the journal, in blocks small enough to
-/// fetch one hit quickly.
+/// fetch one hit quickly (a page of 100 hits decompresses up to 100 blocks).
+/// Level 3: with alike records side by side, level 9 made the store only
+/// about 8% smaller for six times the compression time (a quarter of a
+/// reindex's CPU time at level 9).
 fn settings() -> IndexSettings {
     IndexSettings {
         docstore_compression: Compressor::Zstd(ZstdCompressor {
