@@ -15,11 +15,6 @@
 //! 7 days; and prints p50/p99 in milliseconds as `name p50 p99 hits` lines.
 #![allow(clippy::unwrap_used)]
 
-/// mimalloc, as the `whodid` binary: the generator allocates and frees per
-/// event on several threads.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 use std::time::Instant;
