@@ -6,26 +6,21 @@ use std::sync::Arc;
 
 use whodid_ingest::import::{import, ImportReport};
 use whodid_ingest::kube::prepare::KubeSource;
-use whodid_ingest::kube::store::{DedupConfig, KubeStore};
 use whodid_ingest::line_source::LineParser;
 use whodid_ingest::positions::{resume_position, PositionStore, SavedPosition};
 use whodid_ingest::sink::Sink;
-use whodid_ingest::IngestMetrics;
 use whodid_journal::reader::JournalReader;
 use whodid_journal::{Journal, JournalConfig, RecordInput};
 use whodid_model::{Origin, Stream};
 
 use crate::fixtures::capture_lines;
+use crate::store::store_for;
 
 #[test]
 fn kube_import_with_garbage_and_a_huge_line() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(Journal::open(dir.path(), JournalConfig::default()).unwrap());
-    let store = Arc::new(KubeStore::new(
-        Arc::clone(&journal),
-        DedupConfig::default(),
-        Arc::new(IngestMetrics::unregistered()),
-    ));
+    let store = Arc::new(store_for(&journal));
     let lines = capture_lines();
     let mut input = Vec::new();
     for (i, line) in lines.iter().take(300).enumerate() {

@@ -26,6 +26,15 @@ pub(crate) fn prepared(lines: &[Vec<u8>]) -> Vec<Prepared> {
     lines.iter().map(|l| source.prepare(l)).collect()
 }
 
+/// A store on `journal` with the default window and unregistered metrics.
+pub(crate) fn store_for(journal: &Arc<Journal>) -> KubeStore {
+    KubeStore::new(
+        Arc::clone(journal),
+        DedupConfig::default(),
+        Arc::new(IngestMetrics::unregistered()),
+    )
+}
+
 pub(crate) fn count(dir: &std::path::Path) -> u64 {
     let reader = JournalReader::open(dir).unwrap();
     let (first, end) = reader.bounds(Stream::KubeAudit).unwrap();
@@ -36,11 +45,7 @@ pub(crate) fn count(dir: &std::path::Path) -> u64 {
 fn concurrent_deliveries_of_one_batch_store_it_once() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(Journal::open(dir.path(), JournalConfig::default()).unwrap());
-    let store = Arc::new(KubeStore::new(
-        Arc::clone(&journal),
-        DedupConfig::default(),
-        Arc::new(IngestMetrics::unregistered()),
-    ));
+    let store = Arc::new(store_for(&journal));
     let lines = capture_lines();
     let batch = &lines[..400];
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -82,11 +87,7 @@ fn retries_after_a_restart_are_recognised() {
         .unwrap();
     {
         let journal = Arc::new(Journal::open(dir.path(), JournalConfig::default()).unwrap());
-        let store = KubeStore::new(
-            Arc::clone(&journal),
-            DedupConfig::default(),
-            Arc::new(IngestMetrics::unregistered()),
-        );
+        let store = store_for(&journal);
         let report = rt
             .block_on(store.store("prod", prepared(&lines[..1000])))
             .unwrap();
@@ -94,11 +95,7 @@ fn retries_after_a_restart_are_recognised() {
         journal.close().unwrap();
     }
     let journal = Arc::new(Journal::open(dir.path(), JournalConfig::default()).unwrap());
-    let store = KubeStore::new(
-        Arc::clone(&journal),
-        DedupConfig::default(),
-        Arc::new(IngestMetrics::unregistered()),
-    );
+    let store = store_for(&journal);
     let refilled = store
         .refill_from(&JournalReader::open(dir.path()).unwrap(), 10_000)
         .unwrap();
@@ -124,11 +121,7 @@ fn retries_after_a_restart_are_recognised() {
 fn a_failed_append_is_not_remembered() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(Journal::open(dir.path(), JournalConfig::default()).unwrap());
-    let store = KubeStore::new(
-        Arc::clone(&journal),
-        DedupConfig::default(),
-        Arc::new(IngestMetrics::unregistered()),
-    );
+    let store = store_for(&journal);
     let lines = capture_lines();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -143,11 +136,7 @@ fn a_failed_append_is_not_remembered() {
     drop(journal);
     // A new journal and store: the same batch is stored (it was not before).
     let journal = Arc::new(Journal::open(dir.path(), JournalConfig::default()).unwrap());
-    let store = KubeStore::new(
-        Arc::clone(&journal),
-        DedupConfig::default(),
-        Arc::new(IngestMetrics::unregistered()),
-    );
+    let store = store_for(&journal);
     let report = rt
         .block_on(store.store("prod", prepared(&lines[..10])))
         .unwrap();

@@ -11,14 +11,12 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use whodid_ingest::kube::store::{DedupConfig, KubeStore};
-use whodid_ingest::IngestMetrics;
 use whodid_journal::{FsyncPolicy, Journal, JournalConfig, RecordInput};
 use whodid_model::Stream;
 use whodid_testkit::tmpfs::{fill, Tmpfs};
 
 use crate::fixtures::capture_lines;
-use crate::store::{count, prepared};
+use crate::store::{count, prepared, store_for};
 
 /// Appends `n` filler records whose answer blocks the journal's writer
 /// until `gate` opens; `reached` is told when it is blocked there (and
@@ -50,11 +48,7 @@ fn a_retry_fails_when_an_earlier_batch_it_waits_on_failed() {
         ..JournalConfig::default()
     };
     let journal = Arc::new(Journal::open(&data, config).unwrap());
-    let store = KubeStore::new(
-        Arc::clone(&journal),
-        DedupConfig::default(),
-        Arc::new(IngestMetrics::unregistered()),
-    );
+    let store = store_for(&journal);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
