@@ -30,6 +30,16 @@ cargo build --release -q -p whodid-server --example loadgen
 bin=target/release/whodid
 loadgen=target/release/examples/loadgen
 
+# Starts `whodid serve -c CONFIG` logging to LOG; sets pid and addr once the
+# last start line (cluster NAME's endpoint) is written.
+start_serve() {
+  "$bin" serve -c "$1" 2> "$2" &
+  pid=$!
+  trap 'kill $pid 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do grep -q "cluster $3" "$2" && break; sleep 0.1; done
+  addr=$(grep -o 'listening on https://[^ ]*' "$2" | sed 's|listening on https://||')
+}
+
 # --- 1. webhook -----------------------------------------------------------
 "$bin" k8s webhook-config --cluster bench --data "$out/data" --out "$out/certs" >/dev/null
 cat > "$out/whodid.yaml" <<YAML
@@ -44,11 +54,7 @@ clusters:
     policy: testdata/k8s/policies/01-kube-up-gce-production.yaml
     redact: true
 YAML
-"$bin" serve -c "$out/whodid.yaml" 2> "$out/serve.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q "cluster bench" "$out/serve.log" && break; sleep 0.1; done
-addr=$(grep -o 'listening on https://[^ ]*' "$out/serve.log" | sed 's|listening on https://||')
+start_serve "$out/whodid.yaml" "$out/serve.log" bench
 cpu0=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
 # Peak anonymous and file-backed RSS (the index's mmapped files are page
 # cache the kernel can take back; VmHWM counts both).
@@ -104,11 +110,7 @@ clusters:
     audit_logs: [$log]
 YAML
 start=$(date +%s.%N)
-"$bin" serve -c "$out/tail.yaml" 2> "$out/tail.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q "cluster tail" "$out/tail.log" && break; sleep 0.1; done
-addr=$(grep -o 'listening on https://[^ ]*' "$out/tail.log" | sed 's|listening on https://||')
+start_serve "$out/tail.yaml" "$out/tail.log" tail
 while :; do
   n=$(curl -s --cacert "$out/tail-data/tls/ca.crt" "https://$addr/metrics" | awk '/^whodid_events_(accepted|invalid)_total/ { s += $2 } END { print s + 0 }')
   [ "$n" -ge "$lines" ] && break
