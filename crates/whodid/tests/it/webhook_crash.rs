@@ -11,7 +11,9 @@ use whodid_model::Stream;
 use crate::server::{ca, identity_of, records, runtime, Server};
 use crate::util::read;
 
-const BATCHES: usize = 80;
+/// Enough that the senders are still busy at the last kill (a faster server
+/// finished 80 within the first rounds, leaving later kills nothing to hit).
+const BATCHES: usize = 1200;
 const PER_BATCH: usize = 40;
 const KILLS: usize = 20;
 
