@@ -16,12 +16,21 @@
 #      repeated to ~SIZE_MB, tailed by `whodid serve` from the start:
 #      MB/s read, parsed and journaled, next to `cat FILE > /dev/null`.
 #
-# Usage: bench/ingest.sh [SECONDS=30] [CONNECTIONS=16] [SIZE_MB=512]
+#   The webhook is measured twice, each on a fresh server: "ceiling", the
+#   closed loop (CONNECTIONS connections, each posting its next batch when
+#   the last is answered: the most the server takes, with latency mostly
+#   queueing behind the other connections), and "apiservers", the open loop
+#   the issue's goal describes (APISERVERS connections, each an apiserver at
+#   its default throttle of 10 batches/s of 400 = 4,000 events/s, latency
+#   counted from when a batch was due).
+#
+# Usage: bench/ingest.sh [SECONDS=30] [CONNECTIONS=16] [SIZE_MB=512] [APISERVERS=16]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
 connections=${2:-16}
 size_mb=${3:-512}
+apiservers=${4:-16}
 out=bench/out/ingest
 rm -rf "$out"; mkdir -p "$out"
 
@@ -54,40 +63,54 @@ clusters:
     policy: testdata/k8s/policies/01-kube-up-gce-production.yaml
     redact: true
 YAML
-start_serve "$out/whodid.yaml" "$out/serve.log" bench
-cpu0=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
-# Peak anonymous and file-backed RSS (the index's mmapped files are page
-# cache the kernel can take back; VmHWM counts both).
-( anon=0; file=0
-  while [ -e /proc/$pid/status ]; do
-    read -r a f < <(awk '/^RssAnon/ { a = $2 } /^RssFile/ { f = $2 } END { print a + 0, f + 0 }' /proc/$pid/status 2>/dev/null || echo "0 0")
-    [ "$a" -gt "$anon" ] && anon=$a; [ "$f" -gt "$file" ] && file=$f
-    echo "$anon $file" > "$out/rss.peak"; sleep 0.2
-  done ) &
-sampler=$!
-result=$("$loadgen" "$addr" "$out/data/tls/ca.crt" "$out/certs/bench-client.crt" "$out/certs/bench-client.key" bench testdata/k8s/capture-audit.log.gz "$connections" "$seconds" 400)
-cpu1=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
-rss_kb=$(awk '/VmHWM/ { print $2 }' /proc/$pid/status)
-read -r anon_kb file_kb < "$out/rss.peak"
-metrics=$(curl -s --cacert "$out/data/tls/ca.crt" "https://$addr/metrics" || true)
-kill -TERM $pid; wait $pid || true
-kill $sampler 2>/dev/null || true; wait $sampler 2>/dev/null || true
-trap - EXIT
-eps=$(echo "$result" | sed 's/.*events_per_s=\([0-9]*\).*/\1/')
-stored=$(echo "$metrics" | awk '/^whodid_events_accepted_total/ { print $2 }')
-fsyncs=$(echo "$metrics" | awk '/^whodid_journal_fsyncs_total/ { print $2 }')
-fsync_s=$(echo "$metrics" | awk '/^whodid_journal_fsync_seconds_total/ { print $2 }')
-wait_max=$(echo "$metrics" | awk '/^whodid_journal_durable_wait_longest_seconds/ { printf "%.1f", $2 * 1000 }')
-fsync_max=$(echo "$metrics" | awk '/^whodid_journal_fsync_longest_seconds/ { printf "%.1f", $2 * 1000 }')
-dropped=$(echo "$metrics" | awk '/^whodid_events_dropped_by_policy_total/ { print $2 }')
-echo "webhook: $result"
-events=$(echo "$result" | sed 's/.*events=\([0-9]*\).*/\1/')
-cpu_s=$(echo "scale=2; ($cpu1 - $cpu0) / $(getconf CLK_TCK)" | bc)
-echo "webhook: connections=$connections peak_rss_mb=$((rss_kb / 1024)) (anonymous $((anon_kb / 1024)), file-backed $((file_kb / 1024))) stored=$stored dropped_by_policy=$dropped server_cpu_s=$cpu_s events_per_server_cpu_s=$(echo "$events / $cpu_s" | bc)"
-echo "webhook: journal fsync=${FSYNC:-batch}: $fsyncs fsyncs ($(echo "scale=1; $fsyncs / $seconds" | bc)/s, mean $(echo "scale=1; $fsync_s * 1000 / $fsyncs" | bc) ms, longest $fsync_max ms); longest a record waited for its fsync: $wait_max ms"
-echo "webhook: ratio to one apiserver's default webhook ceiling (4,000 events/s): $(echo "scale=1; $eps / 4000" | bc)x"
+
+# webhook LABEL CONNECTIONS RATE: a fresh server (empty data directory, so
+# both runs start equal), the load generator for $seconds, the figures.
+# RATE 0 is the closed loop (the server's ceiling); RATE > 0 is open loop,
+# each connection one apiserver sending RATE batches/s on a schedule.
+webhook() {
+  find "$out/data" -mindepth 1 -maxdepth 1 ! -name tls ! -name WHODID -exec rm -rf {} +
+  start_serve "$out/whodid.yaml" "$out/serve-$1.log" bench
+  cpu0=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
+  # Peak anonymous and file-backed RSS (the index's mmapped files are page
+  # cache the kernel can take back; VmHWM counts both).
+  ( anon=0; file=0
+    while [ -e /proc/$pid/status ]; do
+      read -r a f < <(awk '/^RssAnon/ { a = $2 } /^RssFile/ { f = $2 } END { print a + 0, f + 0 }' /proc/$pid/status 2>/dev/null || echo "0 0")
+      [ "$a" -gt "$anon" ] && anon=$a; [ "$f" -gt "$file" ] && file=$f
+      echo "$anon $file" > "$out/rss.peak"; sleep 0.2
+    done ) &
+  sampler=$!
+  result=$("$loadgen" "$addr" "$out/data/tls/ca.crt" "$out/certs/bench-client.crt" "$out/certs/bench-client.key" bench testdata/k8s/capture-audit.log.gz "$2" "$seconds" 400 "$3")
+  cpu1=$(awk '{ print $14 + $15 }' /proc/$pid/stat)
+  rss_kb=$(awk '/VmHWM/ { print $2 }' /proc/$pid/status)
+  read -r anon_kb file_kb < "$out/rss.peak"
+  metrics=$(curl -s --cacert "$out/data/tls/ca.crt" "https://$addr/metrics" || true)
+  kill -TERM $pid; wait $pid || true
+  kill $sampler 2>/dev/null || true; wait $sampler 2>/dev/null || true
+  trap - EXIT
+  eps=$(echo "$result" | sed 's/.*events_per_s=\([0-9]*\).*/\1/')
+  stored=$(echo "$metrics" | awk '/^whodid_events_accepted_total/ { print $2 }')
+  fsyncs=$(echo "$metrics" | awk '/^whodid_journal_fsyncs_total/ { print $2 }')
+  fsync_s=$(echo "$metrics" | awk '/^whodid_journal_fsync_seconds_total/ { print $2 }')
+  wait_max=$(echo "$metrics" | awk '/^whodid_journal_durable_wait_longest_seconds/ { printf "%.1f", $2 * 1000 }')
+  fsync_max=$(echo "$metrics" | awk '/^whodid_journal_fsync_longest_seconds/ { printf "%.1f", $2 * 1000 }')
+  dropped=$(echo "$metrics" | awk '/^whodid_events_dropped_by_policy_total/ { print $2 }')
+  events=$(echo "$result" | sed 's/.*events=\([0-9]*\).*/\1/')
+  cpu_s=$(echo "scale=2; ($cpu1 - $cpu0) / $(getconf CLK_TCK)" | bc)
+  echo "webhook $1: $result"
+  echo "webhook $1: connections=$2 rate_per_connection=$3 peak_rss_mb=$((rss_kb / 1024)) (anonymous $((anon_kb / 1024)), file-backed $((file_kb / 1024))) stored=$stored dropped_by_policy=$dropped server_cpu_s=$cpu_s events_per_server_cpu_s=$(echo "$events / $cpu_s" | bc)"
+  echo "webhook $1: journal fsync=${FSYNC:-batch}: $fsyncs fsyncs ($(echo "scale=1; $fsyncs / $seconds" | bc)/s, mean $(echo "scale=1; $fsync_s * 1000 / $fsyncs" | bc) ms, longest $fsync_max ms); longest a record waited for its fsync: $wait_max ms"
+  echo "webhook $1: ratio to one apiserver's default webhook ceiling (4,000 events/s): $(echo "scale=1; $eps / 4000" | bc)x"
+}
+# The ceiling: CONNECTIONS connections posting back to back.
+webhook ceiling "$connections" 0
+# APISERVERS apiservers at their default throttle (10 batches/s of 400):
+# the latency and memory a fleet of that size sees.
+webhook apiservers "$apiservers" 10
 
 # --- 2. log tailer --------------------------------------------------------
+[ "$size_mb" -gt 0 ] || { rm -rf "$out"; exit 0; }
 log="$out/logs/audit.log"
 mkdir -p "$out/logs"
 gzip -dc testdata/k8s/capture-audit.log.gz > "$out/one.log"

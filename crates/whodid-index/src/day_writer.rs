@@ -1,16 +1,22 @@
 //! One open day index for writing, and opening/creating day indexes.
 //!
 //! A day writer holds back a batch of documents and hands it to tantivy
-//! ordered by record shape ([`crate::document::GROUP_BY`]), as one
-//! operation (so one indexing thread, one segment, keeps it together):
-//! tantivy's doc store compresses blocks of neighbouring documents, and
-//! alike neighbours make those blocks much smaller. Searches never depend
-//! on document order (hits are sorted by time, stream and journal index
-//! from the columns).
+//! ordered by record shape ([`crate::document::GROUP_BY`]): tantivy's doc
+//! store compresses blocks of neighbouring documents, and alike neighbours
+//! make those blocks much smaller. Searches never depend on document order
+//! (hits are sorted by time, stream and journal index from the columns).
+//!
+//! The documents go one operation each, not the batch as one operation:
+//! tantivy's queue to its indexing threads holds at most 10,000 operations,
+//! so one document each bounds what waits there (10,000 documents, about
+//! 40 MB of records) and a follower that gets ahead of indexing waits for
+//! it; with a batch of 8,192 as one operation, everything the follower read
+//! between two commits could queue there. Each indexing thread takes
+//! documents in the order given, so every segment still has them ordered
+//! by shape.
 
 use std::path::Path;
 
-use tantivy::indexer::UserOperation;
 use tantivy::query::Query;
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexSettings, IndexWriter, TantivyDocument};
@@ -125,10 +131,11 @@ impl DayWriter {
             return Ok(());
         }
         self.batch.sort_by(|a, b| a.0.cmp(&b.0));
-        let operations = self.batch.drain(..).map(|(_, doc)| UserOperation::Add(doc));
-        self.writer
-            .run(operations)
-            .map_err(IndexError::tantivy(path))?;
+        for (_, doc) in self.batch.drain(..) {
+            self.writer
+                .add_document(doc)
+                .map_err(IndexError::tantivy(path))?;
+        }
         Ok(())
     }
 

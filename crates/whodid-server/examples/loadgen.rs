@@ -3,7 +3,18 @@
 //! batch, so nothing is deduplicated) like the apiserver's webhook backend,
 //! and the figures: events/s sustained, batch latency p50/p99.
 //!
-//! Usage: loadgen ADDR CA CERT KEY CLUSTER EVENTS_FILE CONNECTIONS SECONDS [BATCH]
+//! Two ways to drive the server:
+//! - closed loop (RATE 0, the default): every connection posts its next batch
+//!   as soon as the last was answered; this finds the server's ceiling, and
+//!   the latency there is mostly time spent queued behind the other
+//!   connections' batches.
+//! - open loop (RATE > 0): every connection is one apiserver sending RATE
+//!   batches a second on a fixed schedule (the webhook backend's default
+//!   throttle is 10 QPS), staggered across connections. Latency is measured
+//!   from the time a batch was *due*, so a server that falls behind is
+//!   charged for the wait (no coordinated omission).
+//!
+//! Usage: loadgen ADDR CA CERT KEY CLUSTER EVENTS_FILE CONNECTIONS SECONDS [BATCH] [RATE]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -64,7 +75,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 9 {
         eprintln!(
-            "usage: loadgen ADDR CA CERT KEY CLUSTER EVENTS_FILE CONNECTIONS SECONDS [BATCH]"
+            "usage: loadgen ADDR CA CERT KEY CLUSTER EVENTS_FILE CONNECTIONS SECONDS [BATCH] [RATE]"
         );
         std::process::exit(2);
     }
@@ -80,6 +91,8 @@ fn main() {
     let connections: usize = args[7].parse().unwrap_or(16);
     let seconds: u64 = args[8].parse().unwrap_or(30);
     let batch: usize = args.get(9).and_then(|s| s.parse().ok()).unwrap_or(400);
+    let rate: f64 = args.get(10).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let period = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -92,7 +105,7 @@ fn main() {
     let started = Instant::now();
     let latencies = runtime.block_on(async {
         let mut tasks = Vec::new();
-        for _ in 0..connections {
+        for connection in 0..connections {
             let (config, addr, cluster) = (config.clone(), addr.clone(), cluster.clone());
             let (templates, next, errors) = (
                 Arc::clone(&templates),
@@ -105,10 +118,21 @@ fn main() {
                     .await
                     .unwrap_or_else(|e| panic!("{e}"));
                 let path = format!("/k8s-audit/{cluster}");
+                // Open loop: connection i's first batch is due i/CONNECTIONS
+                // of a period after the start, then one every period.
+                let mut due = period
+                    .map(|p| Instant::now() + p.mul_f64(connection as f64 / connections as f64));
                 while Instant::now() < deadline {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     let body = body(&templates, n, batch);
-                    let sent = Instant::now();
+                    let sent = match (due, period) {
+                        (Some(at), Some(p)) => {
+                            tokio::time::sleep_until(at.into()).await;
+                            due = Some(at + p);
+                            at
+                        }
+                        _ => Instant::now(),
+                    };
                     match client.post(&path, body.into(), &[]).await {
                         Ok(answer) if answer.status == 200 => latencies.push(sent.elapsed()),
                         Ok(_) | Err(_) => {
@@ -141,11 +165,13 @@ fn main() {
     };
     let batches = latencies.len();
     println!(
-        "batches={batches} events={} seconds={elapsed:.1} events_per_s={:.0} p50_ms={:.1} p99_ms={:.1} errors={}",
+        "batches={batches} events={} seconds={elapsed:.1} events_per_s={:.0} p50_ms={:.1} p99_ms={:.1} p999_ms={:.1} max_ms={:.1} errors={}",
         batches * batch,
         (batches * batch) as f64 / elapsed,
         pct(0.50),
         pct(0.99),
+        pct(0.999),
+        pct(1.0),
         errors.load(Ordering::Relaxed)
     );
 }

@@ -15,6 +15,7 @@
 pub mod api_auth;
 pub mod auth;
 pub mod client;
+pub mod cpu_pool;
 pub mod listener;
 pub mod pki;
 mod silence;

@@ -12,6 +12,7 @@ use whodid_ingest::IngestMetrics;
 use whodid_journal::Journal;
 
 use crate::auth::Authenticator;
+use crate::cpu_pool::CpuPool;
 
 /// Limits that keep memory bounded and slow clients from holding resources.
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +82,8 @@ pub struct ServerState {
     pub inflight: Arc<Semaphore>,
     /// Last contact per cluster.
     pub last_seen: Mutex<LastSeen>,
+    /// Where request bodies are parsed, prepared and hashed.
+    pub cpu: CpuPool,
 }
 
 impl ServerState {

@@ -29,7 +29,7 @@ use http_body_util::BodyExt;
 use serde::Serialize;
 use whodid_ingest::gap::{Gap, GapReason};
 use whodid_ingest::kube::body::split_event_list;
-use whodid_ingest::kube::prepare::Prepared;
+use whodid_ingest::kube::store::HashedBatch;
 use whodid_ingest::metrics::RejectLabel;
 use whodid_model::Stream;
 
@@ -224,48 +224,56 @@ async fn handle(
         bytes.to_vec()
     };
     let source = Arc::clone(&config.source);
-    // Parsing and preparing is CPU work: off the IO threads.
-    let prepared = tokio::task::spawn_blocking(move || -> Result<Vec<Prepared>, String> {
-        let items = split_event_list(&bytes).map_err(|e| e.to_string())?;
-        Ok(items.into_iter().map(|item| source.prepare(item)).collect())
-    })
-    .await
-    .map_err(|e| {
-        (
-            Reject::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("preparing the batch: {e}"),
-            ),
-            0,
-        )
-    })?
-    .map_err(|message| {
-        (
-            Reject::new(StatusCode::BAD_REQUEST, "malformed", message),
-            0,
-        )
-    })?;
+    // Parsing, preparing and hashing are CPU work: off the IO threads, on
+    // one thread per core.
+    let prepared = state
+        .cpu
+        .run(move || -> Result<HashedBatch, String> {
+            let items = split_event_list(&bytes).map_err(|e| e.to_string())?;
+            let prepared = items.into_iter().map(|item| source.prepare(item)).collect();
+            Ok(HashedBatch::new(prepared, 1))
+        })
+        .await
+        .map_err(|e| {
+            (
+                Reject::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    format!("preparing the batch: {e}"),
+                ),
+                0,
+            )
+        })?
+        .map_err(|message| {
+            (
+                Reject::new(StatusCode::BAD_REQUEST, "malformed", message),
+                0,
+            )
+        })?;
     let events = prepared.len();
     state.note_contact(cluster).await;
-    let report = state.store.store(cluster, prepared).await.map_err(|e| {
-        let reject = if e.is_storage_full() {
-            Reject::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_full",
-                format!("cannot store: {e}"),
-            )
-            .retry(10)
-        } else {
-            Reject::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "journal",
-                format!("cannot store: {e}"),
-            )
-            .retry(5)
-        };
-        (reject, events)
-    })?;
+    let report = state
+        .store
+        .store_hashed(cluster, prepared)
+        .await
+        .map_err(|e| {
+            let reject = if e.is_storage_full() {
+                Reject::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_full",
+                    format!("cannot store: {e}"),
+                )
+                .retry(10)
+            } else {
+                Reject::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "journal",
+                    format!("cannot store: {e}"),
+                )
+                .retry(5)
+            };
+            (reject, events)
+        })?;
     drop(permit);
     if !report.invalid.is_empty() {
         tracing::warn!(cluster = %cluster, invalid = report.invalid.len(), first = %report.invalid[0], "batch items that are not audit events were stored as invalid records");

@@ -33,6 +33,7 @@ use whodid_journal::{Journal, JournalConfig};
 use whodid_model::Stream;
 use whodid_policy::evaluate::Evaluator;
 use whodid_server::auth::Authenticator;
+use whodid_server::cpu_pool::CpuPool;
 use whodid_server::pki::LocalCa;
 use whodid_server::{Cluster, Limits, ServerState};
 use whodid_tail::TailSpec;
@@ -293,6 +294,7 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
         registry: Arc::new(registry),
         inflight: ServerState::inflight_for(&limits),
         last_seen: Mutex::new(Default::default()),
+        cpu: CpuPool::per_core("whodid-cpu", 2).context("starting the CPU threads")?,
     });
 
     // File sources, each on its own thread.

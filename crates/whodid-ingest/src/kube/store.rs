@@ -74,7 +74,7 @@ pub struct BatchReport {
 /// How many keys the deduplication window keeps, and for how long.
 #[derive(Debug, Clone, Copy)]
 pub struct DedupConfig {
-    /// At most this many (about 94 bytes each with the tables' slack).
+    /// At most this many (about 39 bytes each, the table's slack included).
     pub max_keys: usize,
     /// None older than this. The apiserver retries for about 81 s.
     pub max_age: Duration,
@@ -101,9 +101,65 @@ struct State {
 }
 
 /// An item of a batch on its way to the journal.
+#[derive(Debug)]
 enum Kind {
     Event { key: DedupKey, redacted: bool },
     Invalid(String),
+}
+
+/// A prepared batch with its records' leaf hashes made: the part of storing
+/// that needs no lock, so a caller can do it on its CPU threads before
+/// [`KubeStore::store_hashed`] (the webhook does; the tailer lets
+/// [`KubeStore::submit`] do it).
+#[derive(Debug)]
+pub struct HashedBatch {
+    received: usize,
+    dropped_by_policy: usize,
+    kinds: Vec<Kind>,
+    hashed: Vec<HashedRecord>,
+}
+
+impl HashedBatch {
+    /// Hashes the records `prepared` keeps, on up to `threads` threads.
+    pub fn new(prepared: Vec<Prepared>, threads: usize) -> HashedBatch {
+        let received = prepared.len();
+        let mut dropped_by_policy = 0;
+        let mut kinds: Vec<Kind> = Vec::with_capacity(prepared.len());
+        let mut unhashed: Vec<RecordInput> = Vec::with_capacity(prepared.len());
+        for item in prepared {
+            match item {
+                Prepared::Keep {
+                    key,
+                    record,
+                    redacted,
+                } => {
+                    kinds.push(Kind::Event { key, redacted });
+                    unhashed.push(record);
+                }
+                Prepared::DroppedByPolicy => dropped_by_policy += 1,
+                Prepared::Invalid { record, reason } => {
+                    kinds.push(Kind::Invalid(reason));
+                    unhashed.push(record);
+                }
+            }
+        }
+        HashedBatch {
+            received,
+            dropped_by_policy,
+            kinds,
+            hashed: HashedRecord::hash_all(unhashed, threads),
+        }
+    }
+
+    /// Events in the batch (kept, dropped by policy and invalid).
+    pub fn len(&self) -> usize {
+        self.received
+    }
+
+    /// Whether the batch had no items.
+    pub fn is_empty(&self) -> bool {
+        self.received == 0
+    }
 }
 
 /// Stores Kubernetes events for every cluster.
@@ -189,33 +245,37 @@ impl KubeStore {
     /// returns what to wait on: callers that pipeline batches submit several
     /// and [`Submitted::finish`] them in order.
     pub fn submit(&self, cluster: &str, prepared: Vec<Prepared>) -> Result<Submitted, StoreError> {
+        self.submit_hashed(cluster, HashedBatch::new(prepared, self.hash_threads))
+    }
+
+    /// Stores one batch hashed by the caller (on its own thread: see
+    /// [`HashedBatch`]); answers once every event of it is durable.
+    pub async fn store_hashed(
+        &self,
+        cluster: &str,
+        batch: HashedBatch,
+    ) -> Result<BatchReport, StoreError> {
+        self.submit_hashed(cluster, batch)?.finish(self).await
+    }
+
+    /// [`KubeStore::submit`] of a batch already hashed.
+    pub fn submit_hashed(
+        &self,
+        cluster: &str,
+        batch: HashedBatch,
+    ) -> Result<Submitted, StoreError> {
         let label = IngestMetrics::cluster(cluster);
+        let HashedBatch {
+            received,
+            dropped_by_policy,
+            kinds,
+            hashed,
+        } = batch;
         let mut report = BatchReport {
-            received: prepared.len(),
+            received,
+            dropped_by_policy,
             ..BatchReport::default()
         };
-        // Hash before taking the lock (on several threads for a large
-        // batch): under it, only deduplication and the hand-over.
-        let mut kinds: Vec<Kind> = Vec::with_capacity(prepared.len());
-        let mut unhashed: Vec<RecordInput> = Vec::with_capacity(prepared.len());
-        for item in prepared {
-            match item {
-                Prepared::Keep {
-                    key,
-                    record,
-                    redacted,
-                } => {
-                    kinds.push(Kind::Event { key, redacted });
-                    unhashed.push(record);
-                }
-                Prepared::DroppedByPolicy => report.dropped_by_policy += 1,
-                Prepared::Invalid { record, reason } => {
-                    kinds.push(Kind::Invalid(reason));
-                    unhashed.push(record);
-                }
-            }
-        }
-        let hashed = HashedRecord::hash_all(unhashed, self.hash_threads);
         let mut records: Vec<HashedRecord> = Vec::with_capacity(hashed.len());
         let mut keys: Vec<DedupKey> = Vec::with_capacity(hashed.len());
         let mut wait_for: HashMap<BatchSeq, Outcome> = HashMap::new();
