@@ -6,6 +6,7 @@
 
 mod common;
 mod follower;
+mod placement;
 mod repair;
 mod retention;
 mod storage;
