@@ -23,7 +23,7 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 /// and exit.
 #[derive(Debug)]
 pub struct CpuPool {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
     threads: usize,
 }
 
@@ -58,10 +58,7 @@ impl CpuPool {
                     }
                 })?;
         }
-        Ok(CpuPool {
-            jobs: Mutex::new(tx),
-            threads,
-        })
+        Ok(CpuPool { jobs: tx, threads })
     }
 
     /// A pool with `per_core` threads per core.
@@ -86,11 +83,7 @@ impl CpuPool {
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
         });
-        self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(job)
-            .map_err(|_| PoolGone)?;
+        self.jobs.send(job).map_err(|_| PoolGone)?;
         rx.await.map_err(|_| PoolGone)
     }
 }
@@ -102,7 +95,7 @@ mod tests {
     #[tokio::test]
     async fn runs_jobs_on_its_own_named_threads() {
         let pool = CpuPool::new("test-cpu", 2).expect("pool");
-        let names: Vec<String> = futures_join(&pool, 8).await;
+        let names: Vec<String> = thread_names_of(&pool, 8).await;
         assert_eq!(names.len(), 8);
         assert!(
             names.iter().all(|n| n.starts_with("test-cpu-")),
@@ -111,7 +104,8 @@ mod tests {
         assert_eq!(pool.threads(), 2);
     }
 
-    async fn futures_join(pool: &CpuPool, n: usize) -> Vec<String> {
+    /// The names of the threads that ran `n` jobs, one after another.
+    async fn thread_names_of(pool: &CpuPool, n: usize) -> Vec<String> {
         let mut out = Vec::new();
         for _ in 0..n {
             let name = pool
