@@ -25,6 +25,7 @@
 #   counted from when a batch was due).
 #
 # Usage: bench/ingest.sh [SECONDS=30] [CONNECTIONS=16] [SIZE_MB=512] [APISERVERS=16]
+#   environment: FSYNC (journal.fsync), INDEX (index.enabled), WHODID (binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
@@ -36,7 +37,9 @@ rm -rf "$out"; mkdir -p "$out"
 
 cargo build --release -q -p whodid --bin whodid
 cargo build --release -q -p whodid-server --example loadgen
-bin=target/release/whodid
+# WHODID=path/to/another/whodid measures that build instead (an A/B of two
+# commits on one machine, run alternately).
+bin=${WHODID:-target/release/whodid}
 loadgen=target/release/examples/loadgen
 
 # Starts `whodid serve -c CONFIG` logging to LOG; sets pid and addr once the

@@ -9,6 +9,7 @@ use whodid_model::Stream;
 
 use crate::catalogue::{FieldKind, Source, ANNOTATIONS, FIELDS};
 use crate::error::IndexError;
+use crate::pruned::{read_wanted, KUBE_WANTED};
 use crate::schema::IndexSchema;
 
 /// Separates an annotation's key from its value in the `annotations` terms.
@@ -31,6 +32,10 @@ pub const GROUP_BY: &[&str] = &[
     "actor.kind",
     "outcome",
 ];
+
+/// Past this many stored bytes a document's buffer grows as it goes
+/// instead of being sized up front (no large reservation for a huge event).
+const DOCUMENT_CAPACITY_LIMIT: usize = 64 << 10;
 
 /// A record ready to index.
 #[derive(Debug)]
@@ -91,12 +96,17 @@ pub fn prepare(
     let envelope: Value =
         serde_json::from_slice(envelope_bytes).map_err(|e| bad(format!("envelope: {e}")))?;
     let time_micros = envelope_time(&envelope).ok_or_else(|| bad("envelope time".into()))?;
-    // A raw event that is not JSON is still indexed by its envelope.
+    // A raw event that is not JSON is still indexed by its envelope. Only
+    // the parts on the catalogue's paths are read (bodies are skipped).
     let raw: Option<Value> = match stream {
-        Stream::KubeAudit => serde_json::from_slice(raw_bytes).ok(),
+        Stream::KubeAudit => read_wanted(raw_bytes, &KUBE_WANTED).ok(),
         _ => None,
     };
-    let mut doc = TantivyDocument::default();
+    // Sized once for the stored bytes and about as many again of terms:
+    // a document grown value by value is copied on every doubling.
+    let mut doc = TantivyDocument::with_capacity(
+        2 * (envelope_bytes.len() + raw_bytes.len()).min(DOCUMENT_CAPACITY_LIMIT) + 256,
+    );
     doc.add_u64(schema.seq, seq);
     doc.add_i64(schema.time, time_micros);
     let mut values = Vec::new();

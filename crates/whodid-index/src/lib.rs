@@ -25,6 +25,7 @@ pub mod follower;
 pub mod indexer;
 pub mod layout;
 pub mod lock;
+pub mod pruned;
 pub mod reader;
 pub mod schema;
 pub mod state;

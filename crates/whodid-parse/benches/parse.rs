@@ -9,8 +9,6 @@
 //! floor of what reading the lines costs. Goal (issue 6): ≥ 1 million sshd
 //! lines/s per core.
 
-use std::io::Read;
-use std::path::Path;
 use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
@@ -23,24 +21,9 @@ use whodid_parse::pgaudit::{PgAuditParser, PgLogConfig, PgLogFormat};
 /// (`bench/parse.sh` builds the same files for `grep`).
 const TARGET_BYTES: usize = 4 << 20;
 
-fn testdata(rel: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel);
-    let raw = std::fs::read(&path).expect("fixture");
-    if !rel.ends_with(".gz") {
-        return raw;
-    }
-    let mut plain = Vec::new();
-    flate2::read::MultiGzDecoder::new(raw.as_slice())
-        .read_to_end(&mut plain)
-        .expect("gzip");
-    plain
-}
-
 /// The fixture repeated until it is at least [`TARGET_BYTES`] long.
 fn repeated(rel: &str) -> Vec<u8> {
-    let once = testdata(rel);
+    let once = whodid_testkit::testdata::read(rel);
     let copies = TARGET_BYTES.div_ceil(once.len());
     once.repeat(copies)
 }
@@ -53,7 +36,9 @@ fn bench_authlog(c: &mut Criterion) {
     let reference = "2026-11-23T00:00:00Z".parse().expect("time");
     let mut registry = KeyRegistry::new();
     registry
-        .add_yaml(&String::from_utf8(testdata("ssh/keys.yaml")).expect("utf-8"))
+        .add_yaml(
+            &String::from_utf8(whodid_testkit::testdata::read("ssh/keys.yaml")).expect("utf-8"),
+        )
         .expect("keys.yaml");
     let mut group = c.benchmark_group("authlog");
     group

@@ -218,10 +218,12 @@ async fn handle(
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    let bytes = if gzip {
-        gunzip(&bytes, limit).map_err(|r| (r, 0))?
+    // The body as received, not copied (a gunzipped one becomes `Bytes`
+    // without a copy too).
+    let bytes: Bytes = if gzip {
+        gunzip(&bytes, limit).map_err(|r| (r, 0))?.into()
     } else {
-        bytes.to_vec()
+        bytes
     };
     let source = Arc::clone(&config.source);
     // Parsing, preparing and hashing are CPU work: off the IO threads, on

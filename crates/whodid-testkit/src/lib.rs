@@ -26,6 +26,7 @@ pub mod postgres;
 pub mod programs;
 pub mod sshd;
 pub mod syslogd;
+pub mod testdata;
 pub mod tmpfs;
 pub mod workloads;
 

@@ -50,8 +50,16 @@ struct ListShape<'a> {
 }
 
 /// The items of a webhook body, each as the exact bytes received.
+///
+/// The body is checked as UTF-8 once, up front, so that the parser need
+/// not check each item again; a body that is not UTF-8 goes to the byte
+/// parser for its error, which says where.
 pub fn split_event_list(body: &[u8]) -> Result<Vec<&[u8]>, BodyError> {
-    let list: ListShape<'_> = serde_json::from_slice(body).map_err(|e| BodyError::Json {
+    let parsed = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str::<ListShape<'_>>(text),
+        Err(_) => serde_json::from_slice::<ListShape<'_>>(body),
+    };
+    let list = parsed.map_err(|e| BodyError::Json {
         message: strip_position(&e),
         line: e.line(),
         column: e.column(),

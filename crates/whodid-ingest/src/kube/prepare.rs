@@ -16,6 +16,7 @@ use whodid_policy::attributes::RequestAttributes;
 use whodid_policy::evaluate::{Decision, Evaluator};
 
 use crate::dedup::DedupKey;
+use crate::kube::downgrade::{cut_bodies, downgrade as downgrade_members};
 use crate::kube::redact::{may_need_redaction, redact_event, redact_unparsed};
 use crate::redaction_key::RedactionKey;
 
@@ -83,7 +84,7 @@ impl KubeSource {
         };
         envelope.cluster.clone_from(&self.cluster);
         let key = DedupKey::of(&self.cluster, &summary.audit_id, summary.stage);
-        let downgrade = decision.filter(|d| d.level < summary.level || d.omit_managed_fields);
+        let downgrade = decision.filter(|d| d.level < summary.level.level || d.omit_managed_fields);
         let resource = summary
             .object_ref
             .as_ref()
@@ -91,7 +92,7 @@ impl KubeSource {
             .unwrap_or_default();
         let scan = self.redaction.is_some() && may_need_redaction(raw, resource);
         let stored = if downgrade.is_some() || scan {
-            match self.rewrite(raw, summary.level, downgrade, scan, &mut envelope) {
+            match self.rewrite(raw, &summary, downgrade, scan, &mut envelope) {
                 Ok(Some(bytes)) => bytes,
                 Ok(None) => raw.to_vec(),
                 Err(reason) => return self.invalid(raw, reason),
@@ -115,11 +116,12 @@ impl KubeSource {
     fn rewrite(
         &self,
         raw: &[u8],
-        level: Level,
+        summary: &EventSummary<'_>,
         downgrade: Option<Decision>,
         needs_redaction: bool,
         envelope: &mut Envelope,
     ) -> Result<Option<Vec<u8>>, String> {
+        let level = summary.level.level;
         if let Some(mut decision) = downgrade {
             decision.level = decision.level.min(level);
             // The fast path: only bodies removed (no managed fields to
@@ -129,7 +131,8 @@ impl KubeSource {
                 && memchr::memmem::find(raw, b"\"managedFields\"").is_some();
             if !needs_redaction && !managed {
                 return Ok(if decision.level < level {
-                    crate::kube::downgrade::downgrade(raw, decision.level)
+                    cut_bodies(raw, summary, decision.level)
+                        .or_else(|| downgrade_members(raw, decision.level))
                 } else {
                     None
                 });

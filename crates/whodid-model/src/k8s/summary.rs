@@ -7,10 +7,16 @@
 //! (`whodid_policy::attributes::RequestAttributes::from_summary`) and the
 //! parser builds the envelope from it (`whodid_parse::kube::summary_envelope`).
 //! Strings are borrowed from the text where no unescaping is needed.
+//!
+//! The JSON text of `level` and of the two bodies is kept too (as
+//! [`RawValue`]s, slices of the event's own bytes), so that ingest can lower
+//! an event's level by cutting the bodies out of the bytes it received
+//! instead of reading the event a second time.
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
 use crate::k8s::{Event, Level, Stage, UserInfo};
 
@@ -28,8 +34,9 @@ pub struct EventSummary<'a> {
     /// `"audit.k8s.io/v1"` when present.
     #[serde(borrow, default)]
     pub api_version: Option<Cow<'a, str>>,
-    /// The level the event was generated at.
-    pub level: Level,
+    /// The level the event was generated at, with its JSON text.
+    #[serde(borrow)]
+    pub level: LevelText<'a>,
     /// The request's audit ID.
     #[serde(borrow, rename = "auditID")]
     pub audit_id: Cow<'a, str>,
@@ -62,6 +69,32 @@ pub struct EventSummary<'a> {
     /// When this stage was reached.
     #[serde(borrow, default)]
     pub stage_timestamp: Option<Cow<'a, str>>,
+    /// The JSON text of `requestObject`, unread.
+    #[serde(borrow, default, rename = "requestObject")]
+    pub request_object_text: Option<&'a RawValue>,
+    /// The JSON text of `responseObject`, unread.
+    #[serde(borrow, default, rename = "responseObject")]
+    pub response_object_text: Option<&'a RawValue>,
+}
+
+/// An event's `level` and the JSON text it was read from.
+#[derive(Debug, Clone, Copy)]
+pub struct LevelText<'a> {
+    /// The level.
+    pub level: Level,
+    /// Its JSON text in the event (`None` for a summary of a decoded event).
+    pub text: Option<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for LevelText<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text: &'de RawValue = Deserialize::deserialize(deserializer)?;
+        let level = Level::deserialize(text).map_err(serde::de::Error::custom)?;
+        Ok(LevelText {
+            level,
+            text: Some(text),
+        })
+    }
 }
 
 /// The user fields of an [`EventSummary`].
@@ -109,8 +142,16 @@ pub struct StatusSummary {
 
 impl<'a> EventSummary<'a> {
     /// Reads the summary of one event from its JSON text.
+    ///
+    /// The bytes are checked as UTF-8 once, up front, so that the parser
+    /// need not check every string it reads; bytes that are not UTF-8 go
+    /// to the byte parser, for its error (or for an event whose invalid
+    /// bytes are only in the bodies it skips).
     pub fn from_json(bytes: &'a [u8]) -> Result<EventSummary<'a>, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(bytes),
+        }
     }
 
     /// The summary of a decoded event, borrowing from it.
@@ -127,7 +168,10 @@ impl<'a> EventSummary<'a> {
         EventSummary {
             kind: event.kind.as_deref().map(Cow::Borrowed),
             api_version: event.api_version.as_deref().map(Cow::Borrowed),
-            level: event.level,
+            level: LevelText {
+                level: event.level,
+                text: None,
+            },
             audit_id: Cow::Borrowed(&event.audit_id),
             stage: event.stage,
             request_uri: Cow::Borrowed(&event.request_uri),
@@ -154,6 +198,8 @@ impl<'a> EventSummary<'a> {
                 .as_deref()
                 .map(Cow::Borrowed),
             stage_timestamp: event.stage_timestamp.as_deref().map(Cow::Borrowed),
+            request_object_text: None,
+            response_object_text: None,
         }
     }
 }
