@@ -7,6 +7,7 @@
 mod common;
 mod follower;
 mod placement;
+mod pruned;
 mod repair;
 mod retention;
 mod storage;

@@ -81,8 +81,10 @@ pub fn downgrade(raw: &[u8], level: Level) -> Option<Vec<u8>> {
 
 /// `raw` at `level`, the bodies it does not keep cut out and `level` set,
 /// using the places `summary` (read from `raw`) found; `None` when the
-/// summary does not point into `raw` or a member is not written as plain
-/// `"key":value` (an escaped key), for [`downgrade`] to do instead.
+/// summary does not point into `raw`, a member is not written as plain
+/// `"key":value` (an escaped key), or the two bodies are the object's first
+/// two members (the cuts would share a comma), for [`downgrade`] to do
+/// instead.
 pub fn cut_bodies(raw: &[u8], summary: &EventSummary<'_>, level: Level) -> Option<Vec<u8>> {
     let mut cuts: Vec<(Range<usize>, &[u8])> = Vec::with_capacity(3);
     let replacement = match level {

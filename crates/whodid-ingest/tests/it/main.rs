@@ -5,6 +5,7 @@
 // Tests may panic on unexpected input: that is how they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod downgrade;
 mod fixtures;
 mod import;
 mod parallel;
