@@ -66,21 +66,7 @@ pub static KUBE_WANTED: LazyLock<Wanted> = LazyLock::new(|| {
 /// Reads the wanted parts of the JSON `text` (an object; anything else
 /// gives `Value::Null`, which holds no path, as the full value would not).
 pub fn read_wanted(text: &[u8], wanted: &Wanted) -> Result<Value, serde_json::Error> {
-    let seed = Pruned(wanted);
-    match std::str::from_utf8(text) {
-        Ok(text) => {
-            let mut de = serde_json::Deserializer::from_str(text);
-            let value = seed.deserialize(&mut de)?;
-            de.end()?;
-            Ok(value)
-        }
-        Err(_) => {
-            let mut de = serde_json::Deserializer::from_slice(text);
-            let value = seed.deserialize(&mut de)?;
-            de.end()?;
-            Ok(value)
-        }
-    }
+    whodid_model::json::from_bytes_seed(text, Pruned(wanted))
 }
 
 /// A value read through a [`Wanted`] tree.

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod envelope;
+pub mod json;
 pub mod k8s;
 mod stream;
 

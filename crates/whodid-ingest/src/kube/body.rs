@@ -8,6 +8,7 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use whodid_model::json::from_bytes;
 use whodid_model::k8s::API_VERSION;
 
 /// Why a webhook body is not an `audit.k8s.io/v1` `EventList`.
@@ -50,16 +51,9 @@ struct ListShape<'a> {
 }
 
 /// The items of a webhook body, each as the exact bytes received.
-///
-/// The body is checked as UTF-8 once, up front, so that the parser need
-/// not check each item again; a body that is not UTF-8 goes to the byte
-/// parser for its error, which says where.
+/// (UTF-8 checked once: `whodid_model::json::from_bytes`.)
 pub fn split_event_list(body: &[u8]) -> Result<Vec<&[u8]>, BodyError> {
-    let parsed = match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str::<ListShape<'_>>(text),
-        Err(_) => serde_json::from_slice::<ListShape<'_>>(body),
-    };
-    let list = parsed.map_err(|e| BodyError::Json {
+    let list: ListShape<'_> = from_bytes(body).map_err(|e| BodyError::Json {
         message: strip_position(&e),
         line: e.line(),
         column: e.column(),

@@ -77,13 +77,7 @@ fn check_type_meta(
 /// `kind` and `apiVersion` may be absent (webhook items) but, when present,
 /// must be `Event` and `audit.k8s.io/v1`.
 pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
-    // UTF-8 checked once, not string by string (the byte parser still
-    // gives the error, and where, for bytes that are not UTF-8).
-    let event: Event = match std::str::from_utf8(bytes) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(bytes),
-    }
-    .map_err(DecodeError::from_json)?;
+    let event: Event = crate::json::from_bytes(bytes).map_err(DecodeError::from_json)?;
     check_type_meta(event.kind.as_deref(), event.api_version.as_deref(), "Event")?;
     Ok(event)
 }

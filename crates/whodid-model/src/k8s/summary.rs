@@ -142,16 +142,9 @@ pub struct StatusSummary {
 
 impl<'a> EventSummary<'a> {
     /// Reads the summary of one event from its JSON text.
-    ///
-    /// The bytes are checked as UTF-8 once, up front, so that the parser
-    /// need not check every string it reads; bytes that are not UTF-8 go
-    /// to the byte parser, for its error (or for an event whose invalid
-    /// bytes are only in the bodies it skips).
+    /// (UTF-8 checked once: [`crate::json::from_bytes`].)
     pub fn from_json(bytes: &'a [u8]) -> Result<EventSummary<'a>, serde_json::Error> {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => serde_json::from_str(text),
-            Err(_) => serde_json::from_slice(bytes),
-        }
+        crate::json::from_bytes(bytes)
     }
 
     /// The summary of a decoded event, borrowing from it.
