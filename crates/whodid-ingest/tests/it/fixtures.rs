@@ -1,27 +1,6 @@
 //! Reading the repository's test data.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-
-pub(crate) fn path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel)
-}
-
-/// A test data file, gunzipped when it ends in `.gz`.
-pub(crate) fn read(rel: &str) -> Vec<u8> {
-    let raw = std::fs::read(path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    if rel.ends_with(".gz") {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    } else {
-        raw
-    }
-}
+pub(crate) use whodid_testkit::testdata::read;
 
 /// The capture's log lines.
 pub(crate) fn capture_lines() -> Vec<Vec<u8>> {

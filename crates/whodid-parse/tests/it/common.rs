@@ -1,30 +1,10 @@
 //! What every test file needs: reading `testdata/` (gunzipping `.gz`), and
 //! the golden-file check (`WHODID_BLESS=1` rewrites the expected files).
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-
 use serde_json::json;
 use whodid_parse::{Batch, Diagnostic, Parsed};
 
-pub(crate) fn testdata_path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel)
-}
-
-/// A testdata file's bytes (gunzipped when it ends in `.gz`).
-pub(crate) fn testdata(rel: &str) -> Vec<u8> {
-    let raw = std::fs::read(testdata_path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    if !rel.ends_with(".gz") {
-        return raw;
-    }
-    let mut plain = Vec::new();
-    flate2::read::MultiGzDecoder::new(raw.as_slice())
-        .read_to_end(&mut plain)
-        .unwrap();
-    plain
-}
+pub(crate) use whodid_testkit::testdata::{path as testdata_path, read as testdata};
 
 pub(crate) fn testdata_text(rel: &str) -> String {
     String::from_utf8(testdata(rel)).unwrap()

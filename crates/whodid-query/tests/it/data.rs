@@ -1,7 +1,6 @@
 //! Building data directories through the real journal API: the real
 //! fixtures (Kubernetes capture, auth.log, pgaudit) and generated events.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -13,20 +12,7 @@ use whodid_parse::authlog::{parse_auth_log, AuthLogConfig};
 use whodid_parse::pgaudit::{parse_pg_log, PgLogConfig, PgLogFormat};
 use whodid_query::{SearchService, ServiceConfig, TimeRange};
 
-pub(crate) fn testdata(rel: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    if !rel.ends_with(".gz") {
-        return bytes;
-    }
-    let mut plain = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes.as_slice())
-        .read_to_end(&mut plain)
-        .unwrap();
-    plain
-}
+pub(crate) use whodid_testkit::testdata::read as testdata;
 
 /// The records of the real fixtures, per stream, in file order.
 pub(crate) fn fixture_records() -> Vec<(Stream, RecordInput)> {
