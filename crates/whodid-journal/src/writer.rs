@@ -475,6 +475,12 @@ fn finish(
     sync_all(logs, pending, failure);
     answer(pending, failure);
     if failure.0.is_none() {
+        for log in logs.values_mut() {
+            if let Err(e) = log.sync_with_sidecar() {
+                // Derived data: the next open rebuilds it from the records.
+                tracing::warn!(stream = %log.stream, error = %e, "leaf sidecar not synced at shutdown");
+            }
+        }
         if let Err(e) = checkpoint_all(logs, key) {
             tracing::error!(error = %e, "final checkpoint failed");
             failure.set(e);
