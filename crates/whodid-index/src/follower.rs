@@ -122,7 +122,6 @@ impl Drop for FollowerHandle {
     }
 }
 
-/// What a stream's journal looks like from outside, to notice growth without reading it.
 /// The follower's nice value: above ingest's, so that on a busy machine
 /// storing what arrives comes first and search catches up (its lag is a
 /// metric). tantivy's indexing and merge threads, started from this thread,
@@ -137,6 +136,7 @@ fn yield_to_ingest() {
     }
 }
 
+/// What a stream's journal looks like from outside, to notice growth without reading it.
 fn signature(journal: &JournalReader, stream: Stream) -> Option<(usize, u64, u64)> {
     let segments = journal.segments(stream).ok()?;
     let (first, last) = match (segments.first(), segments.last()) {

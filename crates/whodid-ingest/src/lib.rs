@@ -23,6 +23,7 @@ pub mod kube;
 pub mod line_source;
 pub mod metrics;
 pub mod positions;
+mod read_ahead;
 pub mod redaction_key;
 pub mod sink;
 pub mod tail_source;

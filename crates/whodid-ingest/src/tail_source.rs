@@ -27,6 +27,7 @@ use crate::kube::prepare::Prepared;
 use crate::line_source::{LineParser, Parsed};
 use crate::metrics::{IngestMetrics, SourceLabel};
 use crate::positions::{resume_position, PositionError, PositionStore, SavedPosition};
+use crate::read_ahead::ReadAhead;
 use crate::sink::{append_durable, Pending, Sink};
 
 /// Rounds whose records may wait for durability while the next is read.
@@ -124,9 +125,16 @@ impl TailSource {
             .flatten()
             .map_or(0, |s| s.journal_end);
         'restart: while !stop.load(Ordering::Relaxed) {
-            let mut tailer = Tailer::new(self.config.spec.clone(), saved.clone());
+            let tailer = Tailer::new(self.config.spec.clone(), saved.clone());
+            let mut reader = match ReadAhead::start(tailer, ROUND_BYTES, &self.config.name) {
+                Ok(reader) => reader,
+                Err(e) => {
+                    tracing::error!(source = %self.config.name, error = %e, "file source cannot start its reading thread");
+                    sleep_unless(&stop, Duration::from_secs(1));
+                    continue 'restart;
+                }
+            };
             let mut parser = (self.make_parser.0)();
-            let mut events = Vec::new();
             let mut last_error = String::new();
             let mut last_line = Instant::now();
             let mut lines_since_flush = 0u64;
@@ -135,8 +143,14 @@ impl TailSource {
             let mut afters: Vec<(PathBuf, Position, TailPosition)> = Vec::new();
             let mut in_flight: VecDeque<(Option<Pending>, Option<TailPosition>)> = VecDeque::new();
             while !stop.load(Ordering::Relaxed) {
-                events.clear();
-                let outcome = match tailer.poll(ROUND_BYTES, &mut events) {
+                let Some(round) = reader.next() else {
+                    tracing::error!(source = %self.config.name, "file source's reading thread stopped; starting again from the saved position");
+                    saved = self.settle_all_and_resume(&mut in_flight, &runtime, saved);
+                    sleep_unless(&stop, Duration::from_secs(1));
+                    continue 'restart;
+                };
+                let tail_position = round.position;
+                let outcome = match round.outcome {
                     Ok(outcome) => {
                         last_error.clear();
                         outcome
@@ -157,8 +171,9 @@ impl TailSource {
                 parser.set_reference(jiff::Timestamp::now());
                 let mut items: Vec<Parsed> = Vec::new();
                 let mut gaps: Vec<RecordInput> = Vec::new();
-                let mut lines: Vec<(Position, Vec<u8>)> = Vec::new();
-                for event in events.drain(..) {
+                let mut lines: Vec<(Position, Vec<u8>)> = Vec::with_capacity(round.events.len());
+                let mut line_bytes = 0u64;
+                for event in round.events {
                     match event {
                         TailEvent::Line {
                             file,
@@ -168,11 +183,7 @@ impl TailSource {
                             after,
                         } => {
                             let at = Position { line, offset };
-                            self.metrics.lines.get_or_create(&label).inc();
-                            self.metrics
-                                .bytes
-                                .get_or_create(&label)
-                                .inc_by(text.len() as u64 + 1);
+                            line_bytes += text.len() as u64 + 1;
                             lines.push((at, text));
                             afters.push((file, at, after));
                             last_line = Instant::now();
@@ -224,6 +235,11 @@ impl TailSource {
                         }
                     }
                 }
+                self.metrics
+                    .lines
+                    .get_or_create(&label)
+                    .inc_by(lines.len() as u64);
+                self.metrics.bytes.get_or_create(&label).inc_by(line_bytes);
                 parser.push_lines(&lines, self.config.prepare_threads, &mut items);
                 drop(lines);
                 let quiet = last_line.elapsed() >= self.config.idle_flush;
@@ -245,9 +261,7 @@ impl TailSource {
                         .map(|(_, _, a)| a.clone()),
                     // Nothing half-read: the tailer's own position, which is
                     // already in the next file once one is finished.
-                    None => tailer
-                        .position()
-                        .or_else(|| afters.last().map(|(_, _, a)| a.clone())),
+                    None => tail_position.or_else(|| afters.last().map(|(_, _, a)| a.clone())),
                 };
                 if !gaps.is_empty() {
                     self.metrics
