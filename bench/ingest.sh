@@ -40,10 +40,11 @@ out=bench/out/ingest
 # it, ~0.4 ms per MB deleted (400 MB deleted: one fdatasync of 136-191 ms,
 # 2 s after the delete, none after 4 s). The run measures the server, not the
 # cleanup of the run before it.
+settle() { sync; sleep "${SETTLE:-6}"; }
 remove_and_settle() {
   local found=0
   for p in "$@"; do [ -e "$p" ] && found=1 && rm -rf "$p"; done
-  if [ "$found" = 1 ]; then sync; sleep "${SETTLE:-6}"; fi
+  if [ "$found" = 1 ]; then settle; fi
 }
 remove_and_settle "$out"; mkdir -p "$out"
 
@@ -53,6 +54,8 @@ cargo build --release -q -p whodid-server --example loadgen
 # commits on one machine, run alternately).
 bin=${WHODID:-target/release/whodid}
 loadgen=target/release/examples/loadgen
+# A build (or whatever ran before) may have deleted files too.
+settle
 
 # Starts `whodid serve -c CONFIG` logging to LOG; sets pid and addr once the
 # last start line (cluster NAME's endpoint) is written.
