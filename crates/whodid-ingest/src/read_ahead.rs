@@ -56,7 +56,7 @@ impl ReadAhead {
                     loop {
                         let mut events = Vec::new();
                         let outcome = tailer.poll(budget, &mut events);
-                        let more = matches!(&outcome, Ok(o) if !o.caught_up);
+                        let more = reads_on(&outcome);
                         let position = tailer.position();
                         let round = Round {
                             outcome,
@@ -86,9 +86,15 @@ impl ReadAhead {
             self.ask.as_ref()?.send(()).ok()?;
         }
         let round = self.rounds.as_ref()?.recv().ok()?;
-        self.idle = !matches!(&round.outcome, Ok(o) if !o.caught_up);
+        self.idle = !reads_on(&round.outcome);
         Some(round)
     }
+}
+
+/// Whether the thread polls again without being asked: the poll stopped at
+/// its budget, with more written than it read.
+fn reads_on(outcome: &Result<PollOutcome, TailError>) -> bool {
+    matches!(outcome, Ok(o) if !o.caught_up)
 }
 
 impl Drop for ReadAhead {
