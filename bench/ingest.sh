@@ -57,10 +57,10 @@ loadgen=target/release/examples/loadgen
 # A build (or whatever ran before) may have deleted files too.
 settle
 
-# Starts `whodid serve -c CONFIG` logging to LOG; sets pid and addr once the
+# Starts `whodid serve --init -c CONFIG` logging to LOG; sets pid and addr once the
 # last start line (cluster NAME's endpoint) is written.
 start_serve() {
-  "$bin" serve -c "$1" 2> "$2" &
+  "$bin" serve --init -c "$1" 2> "$2" &
   pid=$!
   trap 'kill $pid 2>/dev/null || true' EXIT
   for _ in $(seq 100); do grep -q "cluster $3" "$2" && break; sleep 0.1; done
@@ -68,10 +68,12 @@ start_serve() {
 }
 
 # --- 1. webhook -----------------------------------------------------------
+"$bin" init --data "$out/data" >/dev/null 2>&1
 "$bin" k8s webhook-config --cluster bench --data "$out/data" --out "$out/certs" >/dev/null
 cat > "$out/whodid.yaml" <<YAML
 data: $out/data
 listen: 127.0.0.1:0
+metrics: {auth: none}
 journal:
   fsync: ${FSYNC:-batch}
 index:
@@ -146,6 +148,7 @@ cat_mbs=$(echo "scale=0; $bytes / 1048576 / ($end - $start)" | bc)
 cat > "$out/tail.yaml" <<YAML
 data: $out/tail-data
 listen: 127.0.0.1:0
+metrics: {auth: none}
 journal:
   fsync: ${FSYNC:-batch}
 index:

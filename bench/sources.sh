@@ -66,7 +66,7 @@ while IFS='|' read -r name fixture kind args; do
   data="$out/data-$name"
   start=$(ns)
   # shellcheck disable=SC2086
-  summary=$("$bin" ingest --data "$data" --fsync "$FSYNC" $args "$file")
+  summary=$("$bin" ingest --init --data "$data" --fsync "$FSYNC" $args "$file")
   taken=$(( $(ns) - start ))
   stored=$(sed -n 's/.*: \([0-9]*\) records stored.*/\1/p' <<< "$summary")
   echo "$name: $summary" >> "$out/ingest.txt"

@@ -4,7 +4,9 @@
 //! A gap is recorded when a tailer finds a rotated file deleted before it
 //! was read to the end, or a file truncated under it; when a sender stops
 //! mid-batch; when a cluster is silent for longer than configured (and
-//! again when it speaks again, with the silence's extent). A gap record is
+//! again when it speaks again, with the silence's extent); when whodid
+//! itself was not running for longer than a sender retries (one record per
+//! cluster, with the extent, written as `serve` starts). A gap record is
 //! an ordinary record of its stream: envelope action `whodid.gap`, raw
 //! bytes a small JSON document (`kind: Gap`, `apiVersion: whodid.io/v1`)
 //! with what is known.
@@ -38,6 +40,10 @@ pub enum GapReason {
     LineTooLong,
     /// A file cannot be decoded from some point on (corrupt or cut gzip).
     Unreadable,
+    /// whodid itself was not running (stopped, killed or crashed) for
+    /// longer than the sender retries: `from` is when it was last known
+    /// alive, `to` when it started again.
+    WhodidNotRunning,
 }
 
 /// What is known about one gap.

@@ -14,9 +14,14 @@
 //!
 //! A directory that is neither empty nor marked is refused, so whodid never
 //! writes into a directory that belongs to something else.
+//!
+//! Everything here is its owner's only: directories are created 0700 and
+//! files 0600, whatever the process umask (audit records, keys and the index
+//! are evidence and personal data).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use fs2::FileExt;
@@ -108,8 +113,8 @@ pub fn prepare(root: &Path, create: bool) -> Result<(), JournalError> {
             path: root.to_owned(),
         });
     }
-    fs::create_dir_all(root).map_err(JournalError::io(root))?;
-    let mut file = File::create(&marker).map_err(JournalError::io(&marker))?;
+    create_private_dir(root).map_err(JournalError::io(root))?;
+    let mut file = create_private(&marker).map_err(JournalError::io(&marker))?;
     file.write_all(format!("{MARKER}\n").as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(JournalError::io(&marker))?;
@@ -131,6 +136,7 @@ impl DirLock {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&path)
             .map_err(JournalError::io(&path))?;
         if file.try_lock_exclusive().is_err() {
@@ -169,7 +175,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), JournalError> {
 /// Writes a file durably: temporary file, fsync, rename, fsync of the directory.
 pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), JournalError> {
     let tmp = path.with_extension("tmp");
-    let mut file = File::create(&tmp).map_err(JournalError::io(&tmp))?;
+    let mut file = create_private(&tmp).map_err(JournalError::io(&tmp))?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(JournalError::io(&tmp))?;
@@ -178,6 +184,24 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), JournalError> {
         sync_dir(parent)?;
     }
     Ok(())
+}
+
+/// Creates `dir` and its missing parents with mode 0700 (before the umask).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Creates (or truncates) `path` for writing with mode 0600 (before the umask).
+fn create_private(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Lists files `<20 digits>.<ext>` in `dir`, sorted by their number.

@@ -1,4 +1,5 @@
-//! The journal's signing key: created on first start, private key mode 0600.
+//! The journal's signing key: created on first start, both files mode 0600
+//! in a 0700 directory.
 //!
 //! Files in the key directory: `journal.key` holds the private key in the
 //! signed-note format (`PRIVATE+KEY+<name>+<key id>+<base64(0x01 ‖ seed)>`),
@@ -130,10 +131,11 @@ impl SigningKeyPair {
                 public,
             });
         }
-        fs::create_dir_all(dir).map_err(io(dir))?;
+        crate::datadir::create_private_dir(dir).map_err(io(dir))?;
         let key = SigningKeyPair::generate(name);
         write_atomically(&private, key.private_string().as_bytes(), 0o600)?;
-        write_atomically(&public, format!("{}\n", key.vkey()).as_bytes(), 0o644)?;
+        // Public, but the key directory is its owner's: auditors get it from `whodid key show`.
+        write_atomically(&public, format!("{}\n", key.vkey()).as_bytes(), 0o600)?;
         Ok(key)
     }
 

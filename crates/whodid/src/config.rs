@@ -4,6 +4,11 @@
 //! Every option and its default is documented in `docs/config.md`; keep the
 //! two in step. Unknown fields are errors that name the field, line and
 //! column: a typo must never silently switch a protection off.
+//!
+//! Relative paths in a file are relative to the file's directory (not to
+//! wherever `whodid serve` happens to be started), so one file always means
+//! one data directory; paths given on the command line stay relative to the
+//! working directory.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,6 +41,48 @@ pub(crate) struct Config {
     /// Other tailed files: auth logs, PostgreSQL logs.
     pub(crate) sources: Vec<SourceConfig>,
     pub(crate) index: IndexConfigFile,
+    pub(crate) metrics: MetricsConfig,
+    pub(crate) downtime: DowntimeConfig,
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct MetricsConfig {
+    pub(crate) auth: MetricsAuth,
+}
+
+/// `/metrics` with a query-API bearer token, or open to anyone who reaches the port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum MetricsAuth {
+    /// A bearer token of the query API (`whodid token create`).
+    #[default]
+    Token,
+    /// No credential: an explicit choice (it reveals cluster and source names and volumes).
+    None,
+}
+
+/// whodid's own downtime: when it is reported as a gap.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct DowntimeConfig {
+    /// A stop longer than this (the apiserver's retry budget) is a gap record per cluster.
+    #[serde(deserialize_with = "duration")]
+    pub(crate) gap_after: Duration,
+    /// How often a running server notes that it is alive (`DATA/heartbeat`).
+    #[serde(deserialize_with = "duration")]
+    pub(crate) heartbeat: Duration,
+}
+
+impl Default for DowntimeConfig {
+    fn default() -> Self {
+        DowntimeConfig {
+            // The apiserver's webhook backoff: 10 s, ×1.5, 5 steps ≈ 81 s.
+            gap_after: Duration::from_secs(81),
+            heartbeat: Duration::from_secs(5),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +124,8 @@ impl Default for Config {
             clusters: Vec::new(),
             sources: Vec::new(),
             index: IndexConfigFile::default(),
+            metrics: MetricsConfig::default(),
+            downtime: DowntimeConfig::default(),
         }
     }
 }
@@ -314,10 +363,65 @@ pub(crate) fn parse_fsync(text: &str) -> anyhow::Result<FsyncPolicy> {
 
 impl Config {
     /// Reads a configuration file; errors name the file, line and column.
+    /// Relative paths in it are made relative to its directory.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading configuration {}", path.display()))?;
-        Config::parse(&text, &path.display().to_string())
+        let mut config = Config::parse(&text, &path.display().to_string())?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let dir = std::path::absolute(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        })
+        .with_context(|| format!("{}: its directory", path.display()))?;
+        config.resolve_paths(&dir);
+        Ok(config)
+    }
+
+    /// The query API's token file.
+    pub(crate) fn api_tokens_path(&self) -> PathBuf {
+        self.index
+            .api_tokens
+            .clone()
+            .unwrap_or_else(|| self.data.join("keys").join("api-tokens"))
+    }
+
+    /// Makes every relative path of the file relative to `base`.
+    fn resolve_paths(&mut self, base: &Path) {
+        let at = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        at(&mut self.data);
+        for p in [
+            &mut self.tls.cert,
+            &mut self.tls.key,
+            &mut self.tls.client_ca,
+            &mut self.index.api_tokens,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            at(p);
+        }
+        for cluster in &mut self.clusters {
+            cluster.bearer_token_files.iter_mut().for_each(at);
+            cluster.policy.iter_mut().for_each(at);
+            cluster.audit_logs.iter_mut().for_each(at);
+        }
+        for source in &mut self.sources {
+            at(&mut source.path);
+            for spec in &mut source.keys {
+                let (account, mut path) = crate::sources::split_key_spec(spec);
+                at(&mut path);
+                *spec = match account {
+                    Some(account) => PathBuf::from(format!("{account}={}", path.display())),
+                    None => path,
+                };
+            }
+        }
     }
 
     pub(crate) fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
@@ -363,6 +467,47 @@ impl Config {
             }
         }
         parse_fsync(&self.journal.fsync).with_context(|| format!("{origin}: journal.fsync"))?;
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            anyhow::bail!("{origin}: tls: give both `cert` and `key`, or neither");
+        }
+        let positive = [
+            (
+                "journal.checkpoint_records",
+                self.journal.checkpoint_records,
+            ),
+            ("journal.segment_max_bytes", self.journal.segment_max_bytes),
+            ("limits.max_body_bytes", self.limits.max_body_bytes as u64),
+            (
+                "limits.max_inflight_bytes",
+                self.limits.max_inflight_bytes as u64,
+            ),
+            ("dedup.max_keys", self.dedup.max_keys as u64),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                anyhow::bail!("{origin}: {field}: must be more than 0");
+            }
+        }
+        let durations = [
+            (
+                "journal.checkpoint_interval",
+                self.journal.checkpoint_interval,
+            ),
+            ("retention.interval", self.retention.interval),
+            ("index.commit_every", self.index.commit_every),
+            ("downtime.heartbeat", self.downtime.heartbeat),
+        ];
+        for (field, value) in durations {
+            if value.is_zero() {
+                anyhow::bail!("{origin}: {field}: must be longer than 0s");
+            }
+        }
+        if self.index.writer_memory_bytes < 15 << 20 {
+            anyhow::bail!(
+                "{origin}: index.writer_memory_bytes: {} is less than tantivy's minimum of 15 MB (15728640)",
+                self.index.writer_memory_bytes
+            );
+        }
         Ok(())
     }
 }

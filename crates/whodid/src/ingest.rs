@@ -77,6 +77,10 @@ pub(crate) struct IngestArgs {
     #[arg(long)]
     pg_keep: Option<PathBuf>,
 
+    /// Create the data directory when it is missing or empty (else it must exist: `whodid init`).
+    #[arg(long)]
+    init: bool,
+
     /// Lines longer than this are reported and skipped.
     #[arg(long, default_value_t = 64 << 20)]
     max_line_bytes: usize,
@@ -90,6 +94,12 @@ fn parse_pg_format(text: &str) -> Result<PgLogFormat, String> {
 pub(crate) fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let config = args.journal.config()?;
     let data = args.journal.data.clone();
+    if crate::data_dir::ready(&data, args.init)? == crate::data_dir::Found::Created {
+        eprintln!(
+            "whodid: created data directory {} (--init): a new journal with a new signing key",
+            crate::data_dir::shown(&data)
+        );
+    }
     let journal = Arc::new(
         Journal::open(&data, config)
             .with_context(|| format!("opening data directory {}", data.display()))?,

@@ -8,7 +8,7 @@ use whodid_journal::{FsyncPolicy, JournalConfig};
 
 #[derive(Debug, Args)]
 pub(crate) struct JournalArgs {
-    /// The data directory (created if missing or empty).
+    /// The data directory (made by `whodid init`, or by `--init`).
     #[arg(long, env = "WHODID_DATA", default_value = "./whodid-data")]
     pub(crate) data: PathBuf,
 

@@ -62,8 +62,7 @@ fn webhook_config(args: &WebhookConfigArgs) -> anyhow::Result<ExitCode> {
     if args.days < 1 {
         anyhow::bail!("--days must be at least 1");
     }
-    whodid_journal::datadir::prepare(&args.data, true)
-        .with_context(|| format!("data directory {}", args.data.display()))?;
+    crate::data_dir::ready(&args.data, false)?;
     let ca = LocalCa::load_or_create(&args.data.join("tls")).context("the data directory's CA")?;
     let pair = ca.issue_client(name, args.days)?;
     std::fs::create_dir_all(&args.out)

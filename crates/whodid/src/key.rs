@@ -22,7 +22,7 @@ pub(crate) fn run(command: KeyCommand) -> anyhow::Result<ExitCode> {
         KeyCommand::Show { data } => {
             let verifier = load_verifier(&data.join("keys")).with_context(|| {
                 format!(
-                    "no journal key in {} (run `whodid serve --data {0}` once to create it)",
+                    "no journal key in {} (`whodid init --data {0}` creates a data directory)",
                     data.display()
                 )
             })?;

@@ -6,7 +6,10 @@
 //! errors, and this is the only place where they become text for a person.
 
 mod config;
+mod data_dir;
+mod downtime;
 mod ingest;
+mod init;
 mod input;
 mod journal_args;
 mod k8s;
@@ -16,7 +19,9 @@ mod policy;
 mod prove;
 mod report;
 mod serve;
+mod serve_inputs;
 mod sources;
+mod token;
 mod verify;
 // Search (issue 5).
 mod index_args;
@@ -52,6 +57,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a data directory (journal, signing key, TLS CA, an `admin` query-API token); an existing one is left as it is.
+    Init(init::InitArgs),
     /// Run the all-in-one server on the embedded default: Kubernetes webhook over TLS, file tailers, journal (tamper-evident, signed), retention, /metrics.
     Serve(serve::ServeArgs),
     /// Import old log files into a data directory (kubeaudit, authlog, pgaudit), with a progress bar.
@@ -69,6 +76,9 @@ enum Command {
     /// The journal's signing key.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Bearer tokens of the query API and `/metrics` (stored only as SHA-256 hashes).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Work with kube-apiserver audit policies (audit.k8s.io/v1 Policy): check, test on a captured log, apply, decide.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -84,9 +94,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before any file is created and any thread started: whatever whodid
+    // writes (journal, index, keys, TLS material) is its owner's only,
+    // whatever umask it was started with.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     init_tracing(&cli.log_level);
     let outcome = match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Token(command) => token::run(command),
         Command::Policy(command) => policy::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Ingest(args) => ingest::run(args),

@@ -1,7 +1,11 @@
 //! `whodid serve`: the all-in-one server on the embedded default.
 //!
-//! Opens the data directory (journal with crash recovery, signing key),
-//! then serves the Kubernetes webhook over TLS (`/k8s-audit/<cluster>`),
+//! In this order: reads and checks the whole configuration and every file
+//! it names; binds the listener (a port in use stops the start before the
+//! data directory is touched); opens the data directory, which must exist
+//! unless `--init` is given (journal with crash recovery, signing key);
+//! records whodid's own downtime since its last heartbeat as a gap per
+//! cluster; then serves the Kubernetes webhook over TLS (`/k8s-audit/<cluster>`),
 //! `/metrics` and health, tails the configured files (apiserver audit logs,
 //! auth logs, PostgreSQL logs) from their saved positions, signs
 //! checkpoints on schedule and applies retention. On SIGINT/SIGTERM it stops
@@ -31,15 +35,15 @@ use whodid_journal::reader::JournalReader;
 use whodid_journal::retention::RetentionPolicy;
 use whodid_journal::{Journal, JournalConfig};
 use whodid_model::Stream;
-use whodid_policy::evaluate::Evaluator;
-use whodid_server::auth::Authenticator;
 use whodid_server::cpu_pool::CpuPool;
 use whodid_server::pki::LocalCa;
 use whodid_server::{Cluster, Limits, ServerState};
 use whodid_tail::TailSpec;
 
-use crate::config::{parse_fsync, Config};
-use crate::sources;
+use crate::config::{parse_fsync, Config, MetricsAuth};
+use crate::data_dir::{self, Found};
+use crate::downtime;
+use crate::serve_inputs::Inputs;
 
 /// Audit events longer than this in a log file are skipped with a gap
 /// record (the apiserver's truncate backend caps events at 100 KiB; without
@@ -79,6 +83,10 @@ pub(crate) struct ServeArgs {
     /// How often retention runs (overrides `retention.interval`).
     #[arg(long, value_parser = humantime::parse_duration)]
     retention_interval: Option<Duration>,
+
+    /// Create the data directory (journal, signing key) when it is missing or empty; an existing one is opened as it is.
+    #[arg(long)]
+    init: bool,
 
     /// Sign a checkpoint after this many new records per stream.
     #[arg(long)]
@@ -129,6 +137,24 @@ impl ServeArgs {
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.effective()?;
+    let inputs = Inputs::read(&config).with_context(|| match &args.config {
+        Some(path) => format!("configuration {}", path.display()),
+        None => "configuration (defaults and flags)".to_owned(),
+    })?;
+    let journal_config = JournalConfig {
+        fsync: parse_fsync(&config.journal.fsync)?,
+        checkpoint_every_records: config.journal.checkpoint_records,
+        checkpoint_every: config.journal.checkpoint_interval,
+        segment_max_bytes: config.journal.segment_max_bytes,
+        min_free_bytes: config.journal.min_free_bytes,
+        ..JournalConfig::default()
+    };
+    // Before the data directory: a port in use must not cost a journal open.
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("listen: binding {}", config.listen))?;
+    listener
+        .set_nonblocking(true)
+        .context("the listening socket")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(
             std::thread::available_parallelism()
@@ -143,33 +169,59 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let signals = runtime
         .block_on(async { Signals::install() })
         .context("installing signal handlers")?;
-    let journal_config = JournalConfig {
-        fsync: parse_fsync(&config.journal.fsync)?,
-        checkpoint_every_records: config.journal.checkpoint_records,
-        checkpoint_every: config.journal.checkpoint_interval,
-        segment_max_bytes: config.journal.segment_max_bytes,
-        min_free_bytes: config.journal.min_free_bytes,
-        ..JournalConfig::default()
-    };
+    if data_dir::ready(&config.data, args.init)? == Found::Created {
+        eprintln!(
+            "whodid: created data directory {} (--init): a new journal with a new signing key",
+            data_dir::shown(&config.data)
+        );
+    }
+    let last_alive = downtime::last_alive(&config.data)?;
     let journal = Arc::new(
         Journal::open(&config.data, journal_config)
-            .with_context(|| format!("opening data directory {}", config.data.display()))?,
+            .with_context(|| format!("opening data directory {}", data_dir::shown(&config.data)))?,
     );
     eprintln!("whodid: serving data directory {}", display(&config.data));
     eprintln!(
         "whodid: journal public key (give it to auditors): {}",
         journal.verifier().vkey()
     );
-    let outcome = runtime.block_on(serve(&config, Arc::clone(&journal), signals));
+    let clusters: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
+    let outcome = downtime::record_gaps(&journal, &clusters, last_alive, &config.downtime)
+        .and_then(|()| {
+            runtime.block_on(serve(
+                &config,
+                inputs,
+                listener,
+                Arc::clone(&journal),
+                signals,
+            ))
+        });
     eprintln!("whodid: shutting down: syncing and signing final checkpoints");
     let closed = journal.close().context("closing the journal");
+    if outcome.is_ok() && closed.is_ok() {
+        downtime::Heartbeat::new(&config.data).stopped();
+    }
     drop(runtime);
     outcome?;
     closed?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyhow::Result<()> {
+async fn serve(
+    config: &Config,
+    inputs: Inputs,
+    listener: std::net::TcpListener,
+    journal: Arc<Journal>,
+    signals: Signals,
+) -> anyhow::Result<()> {
+    let Inputs {
+        mut policies,
+        auth,
+        tls_pair,
+        client_ca,
+        parsers,
+        tokens,
+    } = inputs;
     let mut registry = Registry::default();
     let metrics = Arc::new(IngestMetrics::register(&mut registry));
     let needs_key = config.clusters.iter().any(|c| c.redact);
@@ -178,46 +230,15 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
     } else {
         None
     };
-    let mut auth = Authenticator::default();
     let mut clusters = HashMap::new();
     for cluster in &config.clusters {
-        let policy = match &cluster.policy {
-            Some(path) => Some(Evaluator::new(&crate::policy::load::load_valid_policy(
-                path,
-            )?)),
-            None => None,
-        };
         if !cluster.redact {
             tracing::warn!(cluster = %cluster.name, "redaction is OFF for this cluster: secret values in its events will be stored as sent");
             eprintln!("whodid: WARNING: redaction is off for cluster {}: Secret data and tokens will be stored", cluster.name);
         }
-        let names = cluster
-            .client_cert_names
-            .clone()
-            .unwrap_or_else(|| vec![cluster.name.clone()]);
-        for name in &names {
-            auth.add_common_name(name, &cluster.name)?;
-        }
-        for file in &cluster.bearer_token_files {
-            let token = std::fs::read_to_string(file).with_context(|| {
-                format!(
-                    "cluster {}: reading bearer token file {}",
-                    cluster.name,
-                    file.display()
-                )
-            })?;
-            if token.trim().is_empty() {
-                anyhow::bail!(
-                    "cluster {}: bearer token file {} is empty",
-                    cluster.name,
-                    file.display()
-                );
-            }
-            auth.add_token(&token, &cluster.name)?;
-        }
         let source = Arc::new(KubeSource {
             cluster: cluster.name.clone(),
-            policy,
+            policy: policies.remove(&cluster.name).flatten(),
             redaction: if cluster.redact {
                 redaction.clone()
             } else {
@@ -234,25 +255,16 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
     }
     let tls_dir = config.data.join("tls");
     let ca = LocalCa::load_or_create(&tls_dir).context("the data directory's CA")?;
-    let (cert, key) = match (&config.tls.cert, &config.tls.key) {
-        (Some(cert), Some(key)) => (
-            std::fs::read_to_string(cert).with_context(|| format!("reading {}", cert.display()))?,
-            std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?,
-        ),
-        (None, None) => {
+    let (cert, key) = match tls_pair {
+        Some(pair) => pair,
+        None => {
             let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
             names.extend(config.server_names.iter().cloned());
             let pair = ca.server_pair(&names).context("the server certificate")?;
             (pair.cert, pair.key)
         }
-        _ => anyhow::bail!("tls: give both `cert` and `key`, or neither"),
     };
-    let client_ca = match &config.tls.client_ca {
-        Some(path) => {
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
-        }
-        None => ca.cert_pem().to_owned(),
-    };
+    let client_ca = client_ca.unwrap_or_else(|| ca.cert_pem().to_owned());
     let tls = whodid_server::tls::server_config(&cert, &key, Some(&client_ca))?;
 
     let store = Arc::new(KubeStore::new(
@@ -329,8 +341,7 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
             ));
         }
     }
-    for source in &config.sources {
-        let factory = sources::parser_factory(source)?;
+    for (source, factory) in config.sources.iter().zip(parsers) {
         tails.push((
             TailSourceConfig {
                 name: source.name.clone(),
@@ -376,6 +387,18 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
     whodid_server::spawn_background(&state);
     spawn_retention(config, Arc::clone(&journal));
 
+    let tokens = Arc::new(tokens);
+    let metrics_open = config.metrics.auth == MetricsAuth::None;
+    if tokens.is_empty() && (config.index.enabled || !metrics_open) {
+        eprintln!(
+            "whodid: warning: no API token in {}: the query API and /metrics answer 401 to everyone until `whodid token create NAME` makes one (and whodid restarts)",
+            config.api_tokens_path().display()
+        );
+    }
+    let heartbeat = downtime::Heartbeat::new(&config.data);
+    heartbeat.alive();
+    tokio::spawn(heartbeat.beat(config.downtime.heartbeat));
+
     // The search index, fed from the journal, and the query API.
     let (follower, api) = if config.index.enabled {
         let index_config = whodid_index::config::IndexConfig {
@@ -384,32 +407,19 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
             ..whodid_index::config::IndexConfig::default()
         };
         let follower = spawn_follower(&config.data, index_config).await?;
-        let tokens_path = config
-            .index
-            .api_tokens
-            .clone()
-            .unwrap_or_else(|| journal.keys_dir().join("api-tokens"));
-        let (tokens, created) = whodid_server::api_auth::ApiTokens::load_or_create(&tokens_path)?;
-        if created.is_some() {
-            eprintln!(
-                "whodid: query API token for `admin` written to {} (keep it secret)",
-                tokens_path.display()
-            );
-        }
         let service = Arc::new(whodid_query::service::SearchService::new(
             &config.data,
             whodid_query::service::ServiceConfig::default(),
         ));
         (
             Some(follower),
-            Some((whodid_query::http::router(service), Arc::new(tokens))),
+            Some((whodid_query::http::router(service), Arc::clone(&tokens))),
         )
     } else {
         (None, None)
     };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .with_context(|| format!("listening on {}", config.listen))?;
     let local = listener.local_addr()?;
     eprintln!("whodid: listening on https://{local}");
     for cluster in &config.clusters {
@@ -421,7 +431,12 @@ async fn serve(config: &Config, journal: Arc<Journal>, signals: Signals) -> anyh
     if api.is_some() {
         eprintln!("whodid: query API on https://{local}/api/v1 (bearer token required)");
     }
-    let router = whodid_server::router(Arc::clone(&state), api);
+    let mut router = whodid_server::router(Arc::clone(&state), api);
+    if metrics_open {
+        eprintln!("whodid: /metrics answers without a credential (metrics.auth: none)");
+    } else {
+        router = whodid_server::api_auth::guard_path(router, "/metrics", tokens);
+    }
     whodid_server::listener::serve_tls(
         listener,
         tls,

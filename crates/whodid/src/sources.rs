@@ -22,13 +22,7 @@ use crate::config::SourceConfig;
 pub(crate) fn key_registry(files: &[PathBuf]) -> anyhow::Result<KeyRegistry> {
     let mut registry = KeyRegistry::new();
     for spec in files {
-        let text_spec = spec.display().to_string();
-        let (account, path) = match text_spec.split_once('=') {
-            Some((account, path)) if !account.contains('/') => {
-                (Some(account.to_owned()), PathBuf::from(path))
-            }
-            _ => (None, spec.clone()),
-        };
+        let (account, path) = split_key_spec(spec);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading key file {}", path.display()))?;
         let is_authorized_keys = path
@@ -56,6 +50,17 @@ pub(crate) fn key_registry(files: &[PathBuf]) -> anyhow::Result<KeyRegistry> {
         }
     }
     Ok(registry)
+}
+
+/// `ACCOUNT=PATH` → (account, path); a plain path → (None, path).
+pub(crate) fn split_key_spec(spec: &Path) -> (Option<String>, PathBuf) {
+    let text = spec.display().to_string();
+    match text.split_once('=') {
+        Some((account, path)) if !account.contains('/') => {
+            (Some(account.to_owned()), PathBuf::from(path))
+        }
+        _ => (None, spec.to_owned()),
+    }
 }
 
 /// `/home/ubuntu/.ssh/authorized_keys` → `ubuntu`; `/root/.ssh/…` → `root`.

@@ -31,7 +31,7 @@ pub(crate) fn stored(data: &Path, stream: Stream) -> Vec<(Envelope, String)> {
 }
 
 fn ingest(data: &Path, args: &[&str]) -> String {
-    let mut all = vec!["ingest", "--data", data.to_str().unwrap()];
+    let mut all = vec!["ingest", "--init", "--data", data.to_str().unwrap()];
     all.extend_from_slice(args);
     let out = whodid(&all, b"");
     assert!(
@@ -254,6 +254,7 @@ fn bad_lines_in_a_real_auth_log_are_reported_with_file_and_line() {
     let data = dir.path().join("data");
     let args = [
         "ingest",
+        "--init",
         "--data",
         data.to_str().unwrap(),
         "--stream",

@@ -118,7 +118,8 @@ fn serve_creates_the_key_and_shuts_down_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut child = Command::new(env!("CARGO_BIN_EXE_whodid"))
-        .args(["serve", "--data", data.to_str().unwrap()])
+        .args(["serve", "--init", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -134,7 +135,16 @@ fn serve_creates_the_key_and_shuts_down_cleanly_on_sigterm() {
     }
     assert!(!printed_key.is_empty());
     // A second server on the same directory is refused.
-    let second = whodid(&["serve", "--data", data.to_str().unwrap()], b"");
+    let second = whodid(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(second.status.code(), Some(2));
     assert!(
         text(&second.stderr).contains("in use by another process"),

@@ -3,11 +3,13 @@
 // Tests may panic on unexpected input: that is how they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod downtime_gap;
 mod ingest_sources;
 mod journal_cli;
 mod journal_of;
 mod kube_log_bad_input;
 mod kube_log_rotation;
+mod owner_only;
 mod policy_apply;
 mod policy_check;
 mod policy_decide;
@@ -16,6 +18,7 @@ mod report_shared_accounts;
 mod search_cli;
 mod serve_features;
 mod server;
+mod startup;
 mod util;
 mod webhook_auth;
 mod webhook_bad_input;

@@ -30,6 +30,7 @@ fn kubeconfig_field(kubeconfig: &str, field: &str) -> String {
 fn webhook_config_gives_a_working_credential_and_the_flags() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    crate::util::init_data(&data);
     let out = whodid(
         &[
             "k8s",
@@ -98,6 +99,7 @@ fn ingest_imports_an_old_log_once() {
     let policy = crate::util::testdata("k8s/policies/01-kube-up-gce-production.yaml");
     let args = [
         "ingest",
+        "--init",
         "--data",
         data.to_str().unwrap(),
         "--stream",
@@ -214,10 +216,12 @@ fn the_query_api_needs_a_token_and_finds_what_the_webhook_stored() {
     let (data, ca) = (&prod.data, &prod.ca);
     let server = prod.serve(dir.path(), "index:\n  commit_every: 200ms\n", "");
     let rt = runtime();
-    let tokens = std::fs::read_to_string(data.join("keys/api-tokens")).unwrap();
-    let token = tokens.lines().find(|l| l.starts_with("admin ")).unwrap()[6..]
-        .trim()
-        .to_owned();
+    let token = prod.token.clone();
+    let stored = std::fs::read_to_string(data.join("keys/api-tokens")).unwrap();
+    assert!(
+        !stored.contains(&token),
+        "the token is stored in clear:\n{stored}"
+    );
     let answer = prod.post(&rt, &server, read("k8s/webhook/batch-00011.json"));
     assert_eq!(answer.status, 200);
     let get = |token: Option<&str>, path: &str| {

@@ -1,5 +1,12 @@
 //! A real `whodid serve` for tests: started on a port it picks, with a
 //! configuration file, stopped by SIGTERM or killed with SIGKILL.
+//!
+//! How a test starts serve: [`Server::start`] runs `whodid serve --init -c
+//! DIR/whodid.yaml` (the data directory is created when missing, opened
+//! when it exists); [`Prod::new`] runs `whodid init` first (data directory,
+//! its CA, the `admin` token of the query API and `/metrics`) and
+//! [`Prod::serve`] starts the server on it. Without `--init` or `whodid
+//! init`, serve refuses a missing or empty data directory.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -23,14 +30,32 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Starts `whodid serve -c <dir>/whodid.yaml` with `yaml` (which must
-    /// set `data`; `listen` is added).
+    /// Starts `whodid serve --init -c <dir>/whodid.yaml` with `yaml` (which
+    /// must set `data`; `listen` is added).
     pub(crate) fn start(dir: &Path, yaml: &str) -> Server {
+        Server::start_with(dir, yaml, &["--init"])
+    }
+
+    /// Starts `whodid serve ARGS -c <dir>/whodid.yaml` with `yaml` (which
+    /// must set `data`; `listen` is added).
+    pub(crate) fn start_with(dir: &Path, yaml: &str, args: &[&str]) -> Server {
+        let config = Server::config(dir, yaml);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_whodid"));
+        command.arg("serve").args(args).arg("-c").arg(&config);
+        Server::spawn(command)
+    }
+
+    /// Writes `<dir>/whodid.yaml`: `yaml` with `listen: 127.0.0.1:0` first.
+    pub(crate) fn config(dir: &Path, yaml: &str) -> PathBuf {
         let config = dir.join("whodid.yaml");
         std::fs::write(&config, format!("listen: 127.0.0.1:0\n{yaml}")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_whodid"))
-            .args(["serve", "-c"])
-            .arg(&config)
+        config
+    }
+
+    /// Runs `command` (a `whodid serve` however started) until it prints
+    /// where it listens.
+    pub(crate) fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .env("WHODID_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -119,10 +144,9 @@ impl Drop for Server {
     }
 }
 
-/// The data directory's CA (the one `whodid serve` uses).
+/// `whodid init` on `data`, then its CA (the one `whodid serve` uses).
 pub(crate) fn ca(data: &Path) -> LocalCa {
-    std::fs::create_dir_all(data).unwrap();
-    whodid_journal::datadir::prepare(data, true).unwrap();
+    crate::util::init_data(data);
     LocalCa::load_or_create(&data.join("tls")).unwrap()
 }
 
@@ -132,17 +156,21 @@ pub(crate) struct Prod {
     pub(crate) data: PathBuf,
     pub(crate) ca: LocalCa,
     pub(crate) id: PemPair,
+    /// The `admin` token of the query API and `/metrics` (from `whodid init`).
+    pub(crate) token: String,
 }
 
 impl Prod {
-    /// The data directory's CA and a certificate for `prod`.
+    /// `whodid init`, the data directory's CA and a certificate for `prod`.
     pub(crate) fn new(data: &Path) -> Prod {
-        let ca = ca(data);
+        let token = crate::util::init_data(data);
+        let ca = LocalCa::load_or_create(&data.join("tls")).unwrap();
         let id = ca.issue_client("prod", 30).unwrap();
         Prod {
             data: data.to_owned(),
             ca,
             id,
+            token,
         }
     }
 
@@ -195,10 +223,10 @@ impl Prod {
         })
     }
 
-    /// GETs `path` without a credential (`/metrics`, `/healthz`).
+    /// GETs `path` with the `admin` token and no client certificate (`/metrics`, `/healthz`).
     pub(crate) fn get(&self, rt: &tokio::runtime::Runtime, server: &Server, path: &str) -> Answer {
         rt.block_on(within(async {
-            let mut c = client(self.ca.cert_pem(), None, &server.addr, None).await?;
+            let mut c = client(self.ca.cert_pem(), None, &server.addr, Some(&self.token)).await?;
             c.get(path).await.map_err(|e| e.to_string())
         }))
         .unwrap_or_else(|e| {

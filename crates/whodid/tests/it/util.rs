@@ -30,6 +30,16 @@ pub(crate) fn whodid(args: &[&str], stdin: &[u8]) -> Output {
     output
 }
 
+/// `whodid init --data DATA`: creates the data directory (journal, key,
+/// CA) and returns the `admin` token of the query API and `/metrics` (empty
+/// when DATA already had a token file). Tests that start `whodid serve`
+/// or `whodid ingest` on a new directory call this first, or pass `--init`.
+pub(crate) fn init_data(data: &Path) -> String {
+    let out = whodid(&["init", "--data", data.to_str().unwrap()], b"");
+    assert!(out.status.success(), "whodid init: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
 /// Reads a test data file, gunzipped when it ends in `.gz`.
 pub(crate) fn read(rel: &str) -> Vec<u8> {
     let path = testdata(rel);
