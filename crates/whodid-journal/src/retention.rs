@@ -209,6 +209,9 @@ pub(crate) fn apply(
     key: &SigningKeyPair,
 ) -> Result<RetentionOutcome, JournalError> {
     let mut outcome = RetentionOutcome::default();
+    if log.stopped.is_some() {
+        return Ok(outcome);
+    }
     // Candidates: sealed segments (not the last) fully covered by a checkpoint.
     let sealed = log.segments.len().saturating_sub(1);
     let covered = log.checkpoint_size;
@@ -218,7 +221,8 @@ pub(crate) fn apply(
     let mut reason = None;
     let mut bytes_left = total_bytes;
     for (position, segment) in log.segments.iter().enumerate().take(sealed) {
-        if segment.end_index > covered {
+        if segment.end_index > covered || segment.damaged {
+            // A damaged segment is evidence: retention stops before it.
             break;
         }
         let remaining = log.segments.len() - position;

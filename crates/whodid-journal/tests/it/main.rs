@@ -7,6 +7,7 @@ mod bad_input;
 mod common;
 mod compaction;
 mod crash;
+mod damage;
 mod disk_full;
 mod follow;
 mod open_checks;
