@@ -21,6 +21,7 @@
 //! (under `FsyncPolicy::EveryBatch` or `Interval`).
 #![warn(missing_docs)]
 
+pub mod checked_proof;
 pub mod checkpoint;
 mod compaction;
 pub mod damage;

@@ -6,6 +6,7 @@
 //! errors, and this is the only place where they become text for a person.
 
 mod config;
+mod damage_cmd;
 mod ingest;
 mod input;
 mod journal_args;
@@ -69,6 +70,9 @@ enum Command {
     /// The journal's signing key.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Journal maintenance: acknowledge recorded damage.
+    #[command(subcommand)]
+    Journal(damage_cmd::JournalCommand),
     /// Work with kube-apiserver audit policies (audit.k8s.io/v1 Policy): check, test on a captured log, apply, decide.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
         Command::Prove(command) => prove::run(command),
         Command::VerifyProof(args) => prove::verify_proof(args),
         Command::Key(command) => key::run(command),
+        Command::Journal(command) => damage_cmd::run(command),
         Command::Search(args) => search::run(args),
         Command::Who(args) => who::run(args),
         Command::Reindex(args) => reindex::run(args),
