@@ -15,8 +15,8 @@ use crate::datadir::Layout;
 use crate::error::JournalError;
 use crate::format::record_leaf_hash;
 use crate::merkle::{Hash, LeafHashes, ProofError};
-use crate::retention::RetentionRecord;
 use crate::recovery::frame_leaves;
+use crate::retention::RetentionRecord;
 use crate::segment::{Salvage, ScannedSegment};
 
 /// The leaf hashes of a stream's records `[first, end)`, plus the subtree

@@ -20,7 +20,7 @@ use crate::compaction::{Compacted, CompactionJob};
 use crate::damage::{read_notes, write_note, DamageKind, DamageNote, DamageRecord, LeafSource};
 use crate::datadir::{index_name, numbered_files, sync_dir, write_durably, Layout};
 use crate::error::JournalError;
-use crate::format::{encode_frame, encode_segment_header, RecordInput};
+use crate::format::{encode_frame, encode_segment_header, frame_runs, RecordInput};
 use crate::keys::SigningKeyPair;
 use crate::merkle::{CompactRange, Hash};
 use crate::recovery::{self, Signed};
@@ -537,7 +537,14 @@ impl StreamLog {
             self.open_active()?;
         }
         let first = self.size();
-        let frame = encode_frame(first, time_micros, records).map_err(JournalError::io("zstd"))?;
+        // Bounded frames: one damaged byte costs at most one frame's records.
+        let mut frame = Vec::new();
+        for run in frame_runs(records) {
+            let at = first + run.start as u64;
+            let encoded =
+                encode_frame(at, time_micros, &records[run]).map_err(JournalError::io("zstd"))?;
+            frame.extend_from_slice(&encoded);
+        }
         let leaf_bytes: Vec<u8> = leaves.iter().flat_map(|h| h.iter().copied()).collect();
         let (Some(active), Some(meta)) = (self.active.as_mut(), self.segments.last_mut()) else {
             // open_active() leaves an active segment or fails: unreachable.

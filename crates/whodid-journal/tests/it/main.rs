@@ -10,6 +10,7 @@ mod crash;
 mod damage;
 mod disk_full;
 mod follow;
+mod frame_cost;
 mod open_checks;
 mod proofs;
 mod retention;
