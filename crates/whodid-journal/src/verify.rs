@@ -291,7 +291,8 @@ fn verify_stream(
     let mut checkpoints: BTreeMap<u64, (String, Hash)> = BTreeMap::new();
     for (size_in_name, path) in numbered_files(&layout.checkpoints_dir(stream), "note")? {
         let file = name(&path);
-        let text = std::fs::read_to_string(&path).map_err(JournalError::io(&path))?;
+        let bytes = std::fs::read(&path).map_err(JournalError::io(&path))?;
+        let text = String::from_utf8_lossy(&bytes);
         match Checkpoint::parse_and_verify(&text, verifier) {
             Ok(cp) if cp.size != size_in_name || !cp.origin.ends_with(&format!("/{stream}")) => push(
                 &mut problems,
@@ -356,13 +357,29 @@ fn verify_stream(
                     range.size()
                 ),
             ),
-            Err(e) => push(
-                &mut problems,
-                Some(file),
-                None,
-                ProblemKind::BadSignature,
-                format!("retention record signature does not verify: {e}"),
-            ),
+            Err(e) => {
+                // Its body may still read: its frontier then lets the
+                // later roots be checked (which confirm or refute it).
+                if let Some(record) = RetentionRecord::read_unsigned(&path)
+                    .filter(|r| r.first == range.size() && r.stream == stream.as_str())
+                {
+                    if let Ok(frontier) = record.frontier_range() {
+                        report.removed_by_retention.push((
+                            record.first,
+                            record.end,
+                            format!("{} (unsigned)", record.reason),
+                        ));
+                        range = frontier;
+                    }
+                }
+                push(
+                    &mut problems,
+                    Some(file),
+                    None,
+                    ProblemKind::BadSignature,
+                    format!("retention record signature does not verify: {e}"),
+                )
+            }
         }
     }
     let removed_end = range.size();
@@ -378,6 +395,13 @@ fn verify_stream(
         }
     }
 
+    // Problems of checkpoint and retention files that a damage record
+    // may account for.
+    let covered: Vec<((String, Option<u64>), Problem)> = problems
+        .into_iter()
+        .map(|p| ((p.file.clone().unwrap_or_default(), None), p))
+        .collect();
+    let mut problems = Vec::new();
     let damage = damage_status(layout, stream, verifier)?;
     for (path, why) in &damage.unreadable {
         push(
@@ -396,7 +420,7 @@ fn verify_stream(
         verified: 0,
         last_good: removed_end,
         mismatch_reported: false,
-        covered: Vec::new(),
+        covered,
     };
     let mut expected = removed_end;
     let mut broken = false;
