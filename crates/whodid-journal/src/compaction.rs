@@ -4,8 +4,11 @@
 //! record (one webhook request, fsync every batch): such frames compress
 //! ten times worse than the same records compressed together. Once a segment
 //! is sealed, a background thread rewrites it with frames of up to
-//! [`COMPACT_FRAME_RECORDS`] records, at a higher zstd level, so the size on
-//! disk no longer depends on how appends were batched.
+//! [`FRAME_MAX_RECORDS`] records or [`FRAME_MAX_BYTES`] bytes (the bound on
+//! what one damaged byte loses), at a higher zstd level, so the size on
+//! disk no longer depends on how appends were batched. A damaged segment is
+//! never compacted: it is not queued, and a segment that does not read
+//! whole or disagrees with its sidecar is refused here.
 //!
 //! Compaction changes bytes, never records: it decodes the segment, checks
 //! every record against the leaf-hash sidecar (so it never launders a
@@ -28,7 +31,7 @@ use whodid_model::Stream;
 use crate::error::JournalError;
 use crate::format::{
     encode_frame_at_level, encode_segment_header, record_leaf_hash, FormatError, RecordInput,
-    COMPACT_FRAME_BYTES, COMPACT_FRAME_RECORDS, FLAG_COMPACTED,
+    FLAG_COMPACTED, FRAME_MAX_BYTES, FRAME_MAX_RECORDS,
 };
 use crate::leaves::read_sidecar;
 use crate::segment::ScannedSegment;
@@ -122,6 +125,21 @@ pub(crate) fn tmp_path(segment: &Path) -> PathBuf {
     segment.with_extension("compact")
 }
 
+/// Writes one compacted frame; its length.
+fn write_group(
+    out: &mut File,
+    tmp: &Path,
+    first: u64,
+    time: u64,
+    group: &[RecordInput],
+    level: i32,
+) -> Result<u64, JournalError> {
+    let encoded =
+        encode_frame_at_level(first, time, group, level).map_err(JournalError::io(tmp))?;
+    out.write_all(&encoded).map_err(JournalError::io(tmp))?;
+    Ok(encoded.len() as u64)
+}
+
 /// Rewrites one segment into `<first>.compact`; `None` when stopped.
 fn compact(
     job: &CompactionJob,
@@ -154,8 +172,7 @@ fn compact(
     let mut group_first = scanned.header.first_index;
     let mut group_time = 0u64;
     let mut next = scanned.header.first_index;
-    let frames = scanned.frames.len();
-    for (position, frame) in scanned.frames.iter().enumerate() {
+    for frame in &scanned.frames {
         if stop.load(Ordering::Relaxed) {
             drop(out);
             let _ = fs::remove_file(&tmp);
@@ -177,17 +194,17 @@ fn compact(
                 raw: record.raw,
             });
             next += 1;
+            if group.len() >= FRAME_MAX_RECORDS || group_bytes >= FRAME_MAX_BYTES {
+                bytes += write_group(&mut out, &tmp, group_first, group_time, &group, level)?;
+                group.clear();
+                group_bytes = 0;
+                group_time = 0;
+                group_first = next;
+            }
         }
-        let last = position + 1 == frames;
-        if group.len() >= COMPACT_FRAME_RECORDS || group_bytes >= COMPACT_FRAME_BYTES || last {
-            let encoded = encode_frame_at_level(group_first, group_time, &group, level)
-                .map_err(JournalError::io(&tmp))?;
-            out.write_all(&encoded).map_err(JournalError::io(&tmp))?;
-            bytes += encoded.len() as u64;
-            group.clear();
-            group_bytes = 0;
-            group_first = next;
-        }
+    }
+    if !group.is_empty() {
+        bytes += write_group(&mut out, &tmp, group_first, group_time, &group, level)?;
     }
     out.sync_all().map_err(JournalError::io(&tmp))?;
     Ok(Some(Compacted {

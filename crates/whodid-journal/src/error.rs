@@ -155,6 +155,26 @@ pub enum JournalError {
         /// The checkpoint note.
         path: PathBuf,
     },
+    /// Damage leaves the stream's Merkle tree unknown: nothing is appended
+    /// to it or signed for it until an operator deals with the damage.
+    #[error("stream {stream}: append refused: {reason}")]
+    StreamStopped {
+        /// The stream.
+        stream: Stream,
+        /// Why, with what was found.
+        reason: String,
+    },
+    /// A proof built from the journal does not verify against the signed
+    /// checkpoint even from the records themselves: they were changed.
+    #[error("stream {stream}: no proof that verifies can be built at size {size}: {reason}; run `whodid verify`")]
+    ProofDoesNotVerify {
+        /// The stream.
+        stream: Stream,
+        /// The tree size.
+        size: u64,
+        /// What did not verify.
+        reason: String,
+    },
     /// A legal hold blocks retention on the stream.
     #[error("stream {0} is under legal hold: retention removes nothing")]
     LegalHold(String),

@@ -96,7 +96,7 @@ impl Journal {
             let origin = format!("{}/{}", config.origin_prefix, stream);
             logs.insert(
                 stream,
-                StreamLog::open(&layout, stream, origin, config.segment_max_bytes, &verifier)?,
+                StreamLog::open(&layout, stream, origin, config.segment_max_bytes, &key)?,
             );
         }
         let settings = WriterSettings {

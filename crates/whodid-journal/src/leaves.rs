@@ -15,8 +15,9 @@ use crate::datadir::Layout;
 use crate::error::JournalError;
 use crate::format::record_leaf_hash;
 use crate::merkle::{Hash, LeafHashes, ProofError};
+use crate::recovery::frame_leaves;
 use crate::retention::RetentionRecord;
-use crate::segment::ScannedSegment;
+use crate::segment::{Salvage, ScannedSegment};
 
 /// The leaf hashes of a stream's records `[first, end)`, plus the subtree
 /// roots that stand for the records retention removed.
@@ -68,6 +69,75 @@ impl StreamLeaves {
             hashes,
             frontier: retention_frontier(layout, stream)?,
         })
+    }
+
+    /// Like [`StreamLeaves::load`], but every leaf hash recomputed from the
+    /// records (salvaged: frames after a damaged one count); the sidecar
+    /// stands in only for records that cannot be read. Also returns the
+    /// sidecars that disagree with their records (they would give proofs
+    /// that do not verify). For `whodid prove` when a proof from the
+    /// sidecars does not verify.
+    pub fn from_records(
+        layout: &Layout,
+        stream: Stream,
+        segments: &[(u64, std::path::PathBuf)],
+        end: u64,
+    ) -> Result<(StreamLeaves, Vec<std::path::PathBuf>), JournalError> {
+        let first = segments.first().map(|(f, _)| *f).unwrap_or(end);
+        let mut hashes = Vec::new();
+        let mut disagreeing = Vec::new();
+        for (position, (segment_first, path)) in segments.iter().enumerate() {
+            if *segment_first >= end {
+                break;
+            }
+            let segment_end = segments
+                .get(position + 1)
+                .map(|(next, _)| *next)
+                .unwrap_or(end)
+                .min(end);
+            let need = (segment_end - segment_first) as usize;
+            let sidecar_path = path.with_extension("leaves");
+            let sidecar = read_sidecar(&sidecar_path)?;
+            let mut salvage = Salvage::read(path, *segment_first)?;
+            let per_frame = frame_leaves(&mut salvage);
+            let mut leaves: Vec<Option<Hash>> = vec![None; need];
+            for (frame, frame_hashes) in salvage.frames.iter().zip(&per_frame) {
+                let at = (frame.header.first_index - segment_first) as usize;
+                for (i, h) in frame_hashes.iter().enumerate() {
+                    if let Some(slot) = leaves.get_mut(at + i) {
+                        *slot = Some(*h);
+                    }
+                }
+            }
+            if leaves
+                .iter()
+                .zip(&sidecar)
+                .any(|(leaf, side)| leaf.is_some_and(|l| l != *side))
+            {
+                disagreeing.push(sidecar_path);
+            }
+            for (i, leaf) in leaves.into_iter().enumerate() {
+                match leaf.or_else(|| sidecar.get(i).copied()) {
+                    Some(hash) => hashes.push(hash),
+                    None => {
+                        return Err(JournalError::NoSuchRecord {
+                            stream: stream.to_string(),
+                            index: segment_first + i as u64,
+                            first,
+                            end,
+                        })
+                    }
+                }
+            }
+        }
+        Ok((
+            StreamLeaves {
+                first,
+                hashes,
+                frontier: retention_frontier(layout, stream)?,
+            },
+            disagreeing,
+        ))
     }
 
     /// One past the last leaf held.

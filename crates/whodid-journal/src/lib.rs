@@ -11,7 +11,8 @@
 //! Layout: [`journal`] (open/append/close), [`writer`] (group commit),
 //! [`stream_log`] (one stream, recovery), [`segment`] and [`format`] (bytes
 //! on disk), [`merkle`], [`proof`], [`checkpoint`], [`keys`], [`retention`],
-//! [`reader`] (records and proofs), `leaves` (leaf sidecars for proofs),
+//! [`reader`] (records and proofs), `recovery` (what open cuts, keeps and
+//! records), [`damage`] (signed damage records and acknowledgements), `leaves` (leaf sidecars for proofs),
 //! `compaction` (sealed segments rewritten into large frames), `sync_stats`
 //! (fsync figures), [`verify`],
 //! [`datadir`].
@@ -20,8 +21,10 @@
 //! (under `FsyncPolicy::EveryBatch` or `Interval`).
 #![warn(missing_docs)]
 
+pub mod checked_proof;
 pub mod checkpoint;
 mod compaction;
+pub mod damage;
 pub mod datadir;
 mod error;
 pub mod format;
@@ -34,6 +37,7 @@ pub mod proof;
 pub mod proof_json;
 pub mod reader;
 mod record_iter;
+mod recovery;
 pub mod retention;
 pub mod segment;
 mod stream_log;

@@ -136,7 +136,8 @@ impl RetentionRecord {
         let Some((_, path)) = numbered_files(&layout.retention_dir(stream), "note")?.pop() else {
             return Ok(None);
         };
-        let text = fs::read_to_string(&path).map_err(JournalError::io(&path))?;
+        let bytes = fs::read(&path).map_err(JournalError::io(&path))?;
+        let text = String::from_utf8_lossy(&bytes);
         let body = text.split("\n\n").next().unwrap_or("").to_owned() + "\n";
         RetentionRecord::parse(&body)
             .map(Some)
@@ -147,6 +148,15 @@ impl RetentionRecord {
             })
     }
 
+    /// The body of a retention record file whose signature does not verify,
+    /// if it still reads (see `verify` and `docs/journal.md`, damage).
+    pub fn read_unsigned(path: &std::path::Path) -> Option<RetentionRecord> {
+        let bytes = fs::read(path).ok()?;
+        let text = String::from_utf8_lossy(&bytes);
+        let body = text.split("\n\n").next().unwrap_or("").to_owned() + "\n";
+        RetentionRecord::parse(&body)
+    }
+
     /// Reads and verifies every retention record of a stream.
     pub fn read_all(
         layout: &Layout,
@@ -155,7 +165,8 @@ impl RetentionRecord {
     ) -> Result<Vec<CheckedRetentionRecord>, JournalError> {
         let mut out = Vec::new();
         for (_, path) in numbered_files(&layout.retention_dir(stream), "note")? {
-            let text = fs::read_to_string(&path).map_err(JournalError::io(&path))?;
+            let bytes = fs::read(&path).map_err(JournalError::io(&path))?;
+            let text = String::from_utf8_lossy(&bytes);
             let parsed = match open_note(&text, verifier) {
                 Ok(body) => RetentionRecord::parse(&body).ok_or(RetentionRecordError::Unreadable),
                 Err(e) => Err(RetentionRecordError::Signature(e)),
@@ -209,6 +220,9 @@ pub(crate) fn apply(
     key: &SigningKeyPair,
 ) -> Result<RetentionOutcome, JournalError> {
     let mut outcome = RetentionOutcome::default();
+    if log.stopped.is_some() {
+        return Ok(outcome);
+    }
     // Candidates: sealed segments (not the last) fully covered by a checkpoint.
     let sealed = log.segments.len().saturating_sub(1);
     let covered = log.checkpoint_size;
@@ -218,7 +232,8 @@ pub(crate) fn apply(
     let mut reason = None;
     let mut bytes_left = total_bytes;
     for (position, segment) in log.segments.iter().enumerate().take(sealed) {
-        if segment.end_index > covered {
+        if segment.end_index > covered || segment.damaged {
+            // A damaged segment is evidence: retention stops before it.
             break;
         }
         let remaining = log.segments.len() - position;

@@ -1,10 +1,12 @@
 //! One stream's journal, as the writer sees it: its segments, the running
 //! Merkle tree, the active segment and its leaf-hash sidecar.
 //!
-//! Opening recovers from a crash: a torn or partial tail of the last segment
-//! is cut back to the last whole frame, and the sidecar of the last segment is
-//! rebuilt from the records, so the tree always covers exactly the records on
-//! disk.
+//! Opening recovers from a crash and from damage ([`crate::recovery`]): a
+//! torn tail of the last segment that nothing signed covers is cut back to
+//! the last whole frame (its bytes kept in `torn/`); anything else that does
+//! not check out is kept as it is and recorded ([`crate::damage`]), and the
+//! stream goes on in a new segment. The last segment's sidecar is rebuilt
+//! from its records, so the tree covers exactly the records on disk.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -13,18 +15,16 @@ use std::time::Instant;
 
 use whodid_model::Stream;
 
-use crate::checkpoint::{Checkpoint, Verifier};
+use crate::checkpoint::{open_note, Checkpoint, Verifier};
 use crate::compaction::{Compacted, CompactionJob};
+use crate::damage::{read_notes, write_note, DamageKind, DamageNote, DamageRecord, LeafSource};
 use crate::datadir::{index_name, numbered_files, sync_dir, write_durably, Layout};
 use crate::error::JournalError;
-use crate::format::{
-    encode_frame, encode_segment_header, record_leaf_hash, RecordInput, FLAG_COMPACTED,
-};
+use crate::format::{encode_frame, encode_segment_header, frame_runs, RecordInput};
 use crate::keys::SigningKeyPair;
-use crate::leaves::read_sidecar;
 use crate::merkle::{CompactRange, Hash};
+use crate::recovery::{self, Signed};
 use crate::retention::RetentionRecord;
-use crate::segment::ScannedSegment;
 
 /// A sealed or active segment.
 #[derive(Debug, Clone)]
@@ -37,6 +37,9 @@ pub(crate) struct SegmentMeta {
     pub(crate) last_time_micros: u64,
     /// Rewritten by compaction already.
     pub(crate) compacted: bool,
+    /// Holds damage (see `crate::damage`): never written, compacted or
+    /// removed by retention.
+    pub(crate) damaged: bool,
 }
 
 #[derive(Debug)]
@@ -63,106 +66,158 @@ pub(crate) struct StreamLog {
     segment_max_bytes: u64,
     /// Sealed segments waiting for compaction (taken by the writer).
     pub(crate) to_compact: Vec<CompactionJob>,
+    /// Set when damage leaves the stream's tree unknown: why nothing is
+    /// appended to it (see [`StreamLog::open`]).
+    pub(crate) stopped: Option<String>,
 }
 
 fn leaves_path_of(segment: &std::path::Path) -> PathBuf {
     segment.with_extension("leaves")
 }
 
-/// The leaf hashes of every good record of a scanned segment.
-fn segment_leaves(
-    stream: Stream,
-    path: &std::path::Path,
-    scanned: &ScannedSegment,
-) -> Result<Vec<Hash>, JournalError> {
-    let mut leaves = Vec::new();
-    for frame in &scanned.frames {
-        let records = scanned
-            .records(frame)
-            .map_err(|source| JournalError::Corrupt {
-                stream: stream.to_string(),
-                path: path.to_owned(),
-                source,
-            })?;
-        leaves.extend(
-            records
-                .iter()
-                .map(|r| record_leaf_hash(&r.envelope, &r.raw)),
-        );
-    }
-    Ok(leaves)
+/// The latest checkpoint of a stream whose signature verifies with the
+/// journal's own key, the checkpoints newer than it that do not (damage:
+/// path and why), and the largest size any of them claims.
+struct Checkpoints {
+    signed: Option<(Checkpoint, PathBuf)>,
+    damaged: Vec<(PathBuf, String)>,
+    guard: u64,
 }
 
-fn write_leaves(path: &std::path::Path, leaves: &[Hash]) -> Result<(), JournalError> {
-    let bytes: Vec<u8> = leaves.iter().flat_map(|h| h.iter().copied()).collect();
-    write_durably(path, &bytes)
-}
-
-/// The latest signed checkpoint of a stream, checked against the journal's
-/// own key.
-fn latest_checkpoint(
+fn checkpoints(
     layout: &Layout,
     stream: Stream,
     verifier: &Verifier,
-) -> Result<Option<(Checkpoint, PathBuf)>, JournalError> {
-    let Some((_, path)) = numbered_files(&layout.checkpoints_dir(stream), "note")?.pop() else {
-        return Ok(None);
+) -> Result<Checkpoints, JournalError> {
+    let mut found = Checkpoints {
+        signed: None,
+        damaged: Vec::new(),
+        guard: 0,
     };
-    let note = fs::read_to_string(&path).map_err(JournalError::io(&path))?;
-    let checkpoint = Checkpoint::parse_and_verify(&note, verifier).map_err(|source| {
-        JournalError::Checkpoint {
-            path: path.clone(),
-            source,
-        }
-    })?;
-    Ok(Some((checkpoint, path)))
-}
-
-/// At open, the tree rebuilt from the disk must have the root that the
-/// latest checkpoint signed, and reach its size: otherwise the journal was
-/// changed or cut while whodid was not running, and new checkpoints would
-/// sign over that (or overwrite the old ones).
-struct SignedCheck {
-    stream: Stream,
-    signed: Option<(Checkpoint, PathBuf)>,
-}
-
-impl SignedCheck {
-    fn at(&self, range: &CompactRange) -> Result<(), JournalError> {
-        match &self.signed {
-            Some((cp, path)) if cp.size == range.size() && cp.root != range.root() => {
-                Err(JournalError::CheckpointMismatch {
-                    stream: self.stream,
-                    size: cp.size,
-                    path: path.clone(),
-                })
+    let suffix = format!("/{stream}");
+    for (size, path) in numbered_files(&layout.checkpoints_dir(stream), "note")?
+        .into_iter()
+        .rev()
+    {
+        found.guard = found.guard.max(size);
+        let note = fs::read(&path).map_err(JournalError::io(&path))?;
+        let note = String::from_utf8_lossy(&note);
+        match Checkpoint::parse_and_verify(&note, verifier) {
+            Ok(cp) if cp.size == size && cp.origin.ends_with(&suffix) => {
+                found.signed = Some((cp, path));
+                break;
             }
-            _ => Ok(()),
+            Ok(cp) => found.damaged.push((
+                path,
+                format!(
+                    "checkpoint of {} at size {} is filed under size {size}",
+                    cp.origin, cp.size
+                ),
+            )),
+            Err(e) => found
+                .damaged
+                .push((path, format!("checkpoint does not verify: {e}"))),
         }
     }
+    Ok(found)
+}
 
-    fn at_end(&self, range: &CompactRange) -> Result<(), JournalError> {
-        match &self.signed {
-            Some((cp, path)) if cp.size > range.size() => Err(JournalError::SignedBeyondEnd {
-                stream: self.stream,
-                records: range.size(),
-                size: cp.size,
-                path: path.clone(),
-            }),
-            _ => Ok(()),
-        }
+/// The latest retention record, its signature checked. A record whose
+/// signature does not verify but whose body reads is used (the signed root
+/// at open then confirms its frontier) and reported; one that does not read
+/// at all leaves the tree without a start.
+enum Retained {
+    None,
+    Record(RetentionRecord),
+    Damaged(Option<RetentionRecord>, DamageRecord),
+}
+
+fn retained(
+    layout: &Layout,
+    stream: Stream,
+    verifier: &Verifier,
+) -> Result<Retained, JournalError> {
+    let Some((_, path)) = numbered_files(&layout.retention_dir(stream), "note")?.pop() else {
+        return Ok(Retained::None);
+    };
+    let bytes = fs::read(&path).map_err(JournalError::io(&path))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let why = match open_note(&text, verifier) {
+        Ok(body) => match RetentionRecord::parse(&body) {
+            Some(record) => return Ok(Retained::Record(record)),
+            None => "signed, but not a readable retention record".to_owned(),
+        },
+        Err(e) => format!("signature does not verify ({e})"),
+    };
+    let body = text.split("\n\n").next().unwrap_or("").to_owned() + "\n";
+    let record = RetentionRecord::parse(&body);
+    let detail = match &record {
+        Some(r) => format!("retention record {why}; its body still reads (records {}..{} removed) and is used: the signed root at open confirms its frontier", r.first, r.end),
+        None => format!("retention record {why} and its body does not read: the tree of the records it removed is unknown"),
+    };
+    let name = path
+        .file_name()
+        .map(|n| format!("retention/{}", n.to_string_lossy()))
+        .unwrap_or_default();
+    let finding = DamageRecord {
+        stream: stream.to_string(),
+        file: name,
+        kind: DamageKind::Retention,
+        bytes: (0, bytes.len() as u64),
+        records: None,
+        leaves: if record.is_some() {
+            LeafSource::None
+        } else {
+            LeafSource::Unknown
+        },
+        kept: "in place".to_owned(),
+        detail,
+        time: crate::damage::now_secs(),
+    };
+    Ok(Retained::Damaged(record, finding))
+}
+
+/// Writes a signed note for each finding not recorded before (the same
+/// damage is found again at every open until it is dealt with).
+fn record_findings(
+    layout: &Layout,
+    stream: Stream,
+    findings: &[DamageRecord],
+    key: &SigningKeyPair,
+) -> Result<(), JournalError> {
+    if findings.is_empty() {
+        return Ok(());
     }
+    let known: Vec<_> = read_notes(layout, stream, &key.verifier())?
+        .into_iter()
+        .filter_map(|(_, _, note)| match note {
+            Ok(DamageNote::Damage(record)) => Some(record.key()),
+            _ => None,
+        })
+        .collect();
+    for finding in findings {
+        if known.contains(&finding.key()) {
+            continue;
+        }
+        let (seq, path) = write_note(layout, stream, &finding.body(), key)?;
+        tracing::error!(stream = %stream, file = %finding.file, bytes = ?finding.bytes, records = ?finding.records, note = %path.display(), seq, "journal damage found and kept: {finding}; `whodid verify` reports it until `whodid journal acknowledge-damage`");
+    }
+    Ok(())
 }
 
 impl StreamLog {
-    /// Opens (and recovers) a stream.
+    /// Opens (and recovers) a stream: cuts a torn tail (kept aside), and
+    /// records damage instead of cutting it (see [`crate::recovery`]). A
+    /// stream whose damage leaves its tree unknown opens *stopped*: nothing
+    /// is appended to it or signed for it, the other streams go on.
     pub(crate) fn open(
         layout: &Layout,
         stream: Stream,
         origin: String,
         segment_max_bytes: u64,
-        verifier: &Verifier,
+        key: &SigningKeyPair,
     ) -> Result<StreamLog, JournalError> {
+        let verifier = key.verifier();
         let dir = layout.stream_dir(stream);
         for d in [
             dir.clone(),
@@ -171,127 +226,147 @@ impl StreamLog {
         ] {
             fs::create_dir_all(&d).map_err(JournalError::io(&d))?;
         }
-        let retention = RetentionRecord::latest(layout, stream)?;
-        let mut range = match &retention {
-            Some(record) => record.frontier_range()?,
-            None => CompactRange::new(),
-        };
-        let signed = latest_checkpoint(layout, stream, verifier)?;
-        let signed_check = SignedCheck {
-            stream,
-            signed: signed.filter(|(cp, _)| cp.size >= range.size()),
-        };
-        signed_check.at(&range)?;
         // Leftovers of a compaction cut short: the segment itself is intact.
         for (_, stray) in numbered_files(&dir, "compact")? {
             fs::remove_file(&stray).map_err(JournalError::io(&stray))?;
         }
-        let files = numbered_files(&dir, "seg")?;
-        let mut segments = Vec::new();
-        let last = files.len().saturating_sub(1);
-        for (position, (first_index, path)) in files.iter().enumerate() {
-            let scanned = match ScannedSegment::read(path)? {
-                Ok(scanned) => scanned,
-                Err(source)
-                    if position == last
-                        && fs::metadata(path).map(|m| m.len() < 32).unwrap_or(false) =>
-                {
-                    // A segment created but never written to (crash right
-                    // after creation): it holds no record.
-                    tracing::warn!(stream = %stream, segment = %path.display(), error = %source, "empty segment removed");
-                    fs::remove_file(path).map_err(JournalError::io(path))?;
-                    let _ = fs::remove_file(leaves_path_of(path));
-                    continue;
+        let mut early = Vec::new();
+        let (start, retention_end) = match retained(layout, stream, &verifier)? {
+            Retained::None => (CompactRange::new(), 0),
+            Retained::Record(record) => (record.frontier_range()?, record.end),
+            Retained::Damaged(Some(record), finding) => match record.frontier_range() {
+                Ok(range) => {
+                    early.push(finding);
+                    (range, record.end)
                 }
-                Err(source) => {
-                    return Err(JournalError::Corrupt {
-                        stream: stream.to_string(),
-                        path: path.clone(),
-                        source,
-                    })
+                Err(_) => {
+                    return StreamLog::stopped(
+                        layout,
+                        stream,
+                        origin,
+                        segment_max_bytes,
+                        key,
+                        vec![finding],
+                        "its latest retention record is damaged".to_owned(),
+                    );
                 }
-            };
-            if scanned.header.first_index != *first_index
-                || scanned.header.first_index != range.size()
-            {
-                return Err(JournalError::Corrupt {
-                    stream: stream.to_string(),
-                    path: path.clone(),
-                    source: crate::format::FormatError::Payload(
-                        "segment does not continue the previous one (missing or reordered segment): run `whodid verify`",
-                    ),
-                });
-            }
-            if let Some(stop) = &scanned.stop {
-                if position != last {
-                    return Err(JournalError::Corrupt {
-                        stream: stream.to_string(),
-                        path: path.clone(),
-                        source: stop.reason.clone(),
-                    });
-                }
-                let cut = scanned.bytes.len() - scanned.good_len();
-                tracing::warn!(
-                    stream = %stream,
-                    segment = %path.display(),
-                    offset = stop.offset,
-                    bytes_cut = cut,
-                    reason = %stop.reason,
-                    "torn tail truncated to the last whole frame"
+            },
+            Retained::Damaged(None, finding) => {
+                return StreamLog::stopped(
+                    layout,
+                    stream,
+                    origin,
+                    segment_max_bytes,
+                    key,
+                    vec![finding],
+                    "its latest retention record is damaged".to_owned(),
                 );
-                let file = OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(JournalError::io(path))?;
-                file.set_len(scanned.good_len() as u64)
-                    .and_then(|()| file.sync_all())
-                    .map_err(JournalError::io(path))?;
             }
-            let leaves_path = leaves_path_of(path);
-            let expected = scanned.end_index() - scanned.header.first_index;
-            let mut leaves = if position == last {
-                Vec::new()
-            } else {
-                read_sidecar(&leaves_path)?
-            };
-            if leaves.len() as u64 != expected || position == last {
-                leaves = segment_leaves(stream, path, &scanned)?;
-                write_leaves(&leaves_path, &leaves)?;
-            }
-            for leaf in &leaves {
-                range.push(*leaf);
-                signed_check.at(&range)?;
-            }
-            segments.push(SegmentMeta {
-                first_index: scanned.header.first_index,
-                end_index: scanned.end_index(),
-                bytes: scanned.good_len() as u64,
+        };
+        let found = checkpoints(layout, stream, &verifier)?;
+        let signed = Signed {
+            checkpoint: found
+                .signed
+                .as_ref()
+                .map(|(cp, _)| cp)
+                .filter(|cp| cp.size >= start.size()),
+            guard: found.guard,
+        };
+        let mut plan = recovery::plan(layout, stream, start.clone(), &signed, true)?;
+        if plan.mismatch && plan.unknown.is_none() {
+            // A sidecar may disagree with its records: hash every record.
+            plan = recovery::plan(layout, stream, start, &signed, false)?;
+        }
+        let retention_damaged = !early.is_empty();
+        plan.findings.append(&mut early);
+        let mut moves = Vec::new();
+        for (path, detail) in &found.damaged {
+            moves.push(recovery::Action::MoveAside {
                 path: path.clone(),
-                leaves_path,
-                last_time_micros: scanned
-                    .frames
-                    .last()
-                    .map(|f| f.header.time_micros)
-                    .unwrap_or(0),
-                compacted: scanned.header.flags & FLAG_COMPACTED != 0,
+                finding: plan.findings.len(),
+            });
+            let name = path
+                .file_name()
+                .map(|n| format!("checkpoints/{}", n.to_string_lossy()))
+                .unwrap_or_default();
+            let len = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            plan.findings.push(DamageRecord {
+                stream: stream.to_string(),
+                file: name,
+                kind: DamageKind::Checkpoint,
+                bytes: (0, len),
+                records: None,
+                leaves: LeafSource::None,
+                kept: "damaged/".to_owned(),
+                detail: format!("{detail}: moved aside; the latest valid checkpoint is used"),
+                time: crate::damage::now_secs(),
             });
         }
-        if let (Some(record), Some(first)) = (&retention, segments.first()) {
-            debug_assert!(first.first_index >= record.end);
+        let checkpoint_path = || {
+            found
+                .signed
+                .as_ref()
+                .map(|(_, p)| p.clone())
+                .unwrap_or_default()
+        };
+        let signed_size = signed.checkpoint.map(|cp| cp.size).unwrap_or(0);
+        let trouble = if plan.mismatch {
+            Some(format!(
+                "its records do not hash to the root signed at size {signed_size}"
+            ))
+        } else if plan.short {
+            Some(format!(
+                "it holds {} records but a signed checkpoint covers {signed_size}",
+                plan.range.size()
+            ))
+        } else {
+            plan.unknown.clone()
+        };
+        if let Some(trouble) = trouble {
+            if !plan.has_data_damage() && !retention_damaged {
+                // Changed or cut with every frame intact: not damage whodid
+                // can account for. Refuse rather than sign over it.
+                return Err(if plan.mismatch {
+                    JournalError::CheckpointMismatch {
+                        stream,
+                        size: signed_size,
+                        path: checkpoint_path(),
+                    }
+                } else {
+                    JournalError::SignedBeyondEnd {
+                        stream,
+                        records: plan.range.size(),
+                        size: signed_size,
+                        path: checkpoint_path(),
+                    }
+                });
+            }
+            let mut findings = plan.findings;
+            for finding in &mut findings {
+                if finding.records.is_some() {
+                    finding.leaves = LeafSource::Unknown;
+                }
+            }
+            return StreamLog::stopped(
+                layout,
+                stream,
+                origin,
+                segment_max_bytes,
+                key,
+                findings,
+                trouble,
+            );
         }
-        signed_check.at_end(&range)?;
-        let checkpoint_size = signed_check
-            .signed
-            .as_ref()
-            .map(|(cp, _)| cp.size)
-            .unwrap_or(0)
-            .max(retention.as_ref().map(|r| r.end).unwrap_or(0));
+        plan.actions.extend(moves);
+        plan.apply(layout, stream)?;
+        record_findings(layout, stream, &plan.findings, key)?;
+        let checkpoint_size = signed_size.max(retention_end);
         let mut log = StreamLog {
             stream,
             layout: layout.clone(),
             origin,
-            range,
-            segments,
+            range: plan.range,
+            segments: plan.segments,
             active: None,
             dirty: false,
             sidecar_dirty: false,
@@ -299,15 +374,58 @@ impl StreamLog {
             checkpoint_size,
             last_checkpoint_at: Instant::now(),
             segment_max_bytes,
+            stopped: None,
         };
         let sealed = log.segments.len().saturating_sub(1);
         let waiting: Vec<CompactionJob> = log.segments[..sealed]
             .iter()
-            .filter(|s| !s.compacted)
+            .filter(|s| !s.compacted && !s.damaged)
             .map(|s| log.compaction_job(s))
             .collect();
         log.to_compact = waiting;
+        if log.segments.last().is_some_and(|s| s.damaged) {
+            // A damaged segment is never written again: the stream goes on
+            // in a new one, made now so readers see where the stream ends.
+            log.open_active()?;
+        }
         Ok(log)
+    }
+
+    /// A stream whose tree cannot be rebuilt: its damage is recorded, nothing
+    /// on disk is changed, and appends to it are refused.
+    fn stopped(
+        layout: &Layout,
+        stream: Stream,
+        origin: String,
+        segment_max_bytes: u64,
+        key: &SigningKeyPair,
+        mut findings: Vec<DamageRecord>,
+        why: String,
+    ) -> Result<StreamLog, JournalError> {
+        let reason = format!("stream {stream} is stopped: {why}; its damage is recorded and nothing of it was changed; other streams go on; run `whodid verify` and see docs/journal.md (damage)");
+        for finding in &mut findings {
+            if finding.kind == DamageKind::Checkpoint {
+                finding.kept = "in place".to_owned();
+            }
+            finding.detail.push_str(&format!("; {reason}"));
+        }
+        record_findings(layout, stream, &findings, key)?;
+        tracing::error!(stream = %stream, "{reason}");
+        Ok(StreamLog {
+            stream,
+            layout: layout.clone(),
+            origin,
+            range: CompactRange::new(),
+            segments: Vec::new(),
+            active: None,
+            dirty: false,
+            sidecar_dirty: false,
+            to_compact: Vec::new(),
+            checkpoint_size: 0,
+            last_checkpoint_at: Instant::now(),
+            segment_max_bytes,
+            stopped: Some(reason),
+        })
     }
 
     /// The number of records ever appended (the tree size).
@@ -318,11 +436,11 @@ impl StreamLog {
     fn open_active(&mut self) -> Result<(), JournalError> {
         let need_new = match self.segments.last() {
             None => true,
-            Some(last) => last.bytes >= self.segment_max_bytes,
+            Some(last) => last.bytes >= self.segment_max_bytes || last.damaged,
         };
         if need_new {
             self.sync_with_sidecar()?;
-            if let Some(sealed) = self.segments.last() {
+            if let Some(sealed) = self.segments.last().filter(|s| !s.damaged) {
                 let job = self.compaction_job(sealed);
                 self.to_compact.push(job);
             }
@@ -371,6 +489,7 @@ impl StreamLog {
                 leaves_path,
                 last_time_micros: 0,
                 compacted: false,
+                damaged: false,
             });
             self.active = Some(Active { file, leaves });
             return Ok(());
@@ -403,6 +522,12 @@ impl StreamLog {
         time_micros: u64,
     ) -> Result<u64, JournalError> {
         debug_assert_eq!(records.len(), leaves.len());
+        if let Some(reason) = &self.stopped {
+            return Err(JournalError::StreamStopped {
+                stream: self.stream,
+                reason: reason.clone(),
+            });
+        }
         if self
             .segments
             .last()
@@ -412,7 +537,14 @@ impl StreamLog {
             self.open_active()?;
         }
         let first = self.size();
-        let frame = encode_frame(first, time_micros, records).map_err(JournalError::io("zstd"))?;
+        // Bounded frames: one damaged byte costs at most one frame's records.
+        let mut frame = Vec::new();
+        for run in frame_runs(records) {
+            let at = first + run.start as u64;
+            let encoded =
+                encode_frame(at, time_micros, &records[run]).map_err(JournalError::io("zstd"))?;
+            frame.extend_from_slice(&encoded);
+        }
         let leaf_bytes: Vec<u8> = leaves.iter().flat_map(|h| h.iter().copied()).collect();
         let (Some(active), Some(meta)) = (self.active.as_mut(), self.segments.last_mut()) else {
             // open_active() leaves an active segment or fails: unreachable.
@@ -496,7 +628,7 @@ impl StreamLog {
     pub(crate) fn checkpoint(&mut self, key: &SigningKeyPair) -> Result<Option<u64>, JournalError> {
         let size = self.size();
         self.last_checkpoint_at = Instant::now();
-        if size == 0 || size == self.checkpoint_size {
+        if size == 0 || size == self.checkpoint_size || self.stopped.is_some() {
             return Ok(None);
         }
         self.sync()?;
@@ -532,7 +664,7 @@ impl StreamLog {
         let sealed = self.segments.len().saturating_sub(1);
         let Some(meta) = self.segments[..sealed]
             .iter_mut()
-            .find(|s| s.first_index == done.first_index && !s.compacted)
+            .find(|s| s.first_index == done.first_index && !s.compacted && !s.damaged)
         else {
             return fs::remove_file(&done.tmp).map_err(JournalError::io(&done.tmp));
         };

@@ -17,14 +17,16 @@ use std::path::Path;
 use whodid_model::Stream;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Verifier};
+use crate::damage::{damage_status, DamageStatus};
 use crate::datadir::{numbered_files, Layout};
 use crate::error::JournalError;
-use crate::format::{record_leaf_hash, FormatError};
+use crate::format::FormatError;
 use crate::leaves::read_sidecar;
 use crate::merkle::{CompactRange, Hash};
 use crate::reader::JournalReader;
+use crate::recovery::frame_leaves;
 use crate::retention::RetentionRecord;
-use crate::segment::ScannedSegment;
+use crate::segment::Salvage;
 
 /// What kind of problem `verify` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,6 +48,10 @@ pub enum ProblemKind {
     UnknownKey,
     /// A file that is not what it claims to be.
     Malformed,
+    /// A leaf sidecar that disagrees with its segment's records.
+    SidecarMismatch,
+    /// Damage whodid found and recorded, not yet acknowledged.
+    Damaged,
 }
 
 impl fmt::Display for ProblemKind {
@@ -59,6 +65,8 @@ impl fmt::Display for ProblemKind {
             ProblemKind::BadSignature => "bad signature",
             ProblemKind::UnknownKey => "signed by another key",
             ProblemKind::Malformed => "malformed",
+            ProblemKind::SidecarMismatch => "sidecar mismatch",
+            ProblemKind::Damaged => "damage",
         })
     }
 }
@@ -102,6 +110,9 @@ pub struct StreamReport {
     pub removed_by_retention: Vec<(u64, u64, String)>,
     /// Records after the last checkpoint (not yet signed).
     pub unsigned_tail: u64,
+    /// Damage whodid recorded, with acknowledgements (unacknowledged damage
+    /// is also a problem).
+    pub damage: Vec<DamageStatus>,
 }
 
 /// The result of verifying a data directory.
@@ -156,6 +167,9 @@ struct StreamCheck<'a> {
     verified: usize,
     last_good: u64,
     mismatch_reported: bool,
+    /// Problems that a damage record may account for: (file in the
+    /// stream's directory, first damaged byte) and the problem.
+    covered: Vec<((String, Option<u64>), Problem)>,
 }
 
 impl StreamCheck<'_> {
@@ -173,6 +187,51 @@ impl StreamCheck<'_> {
             kind,
             detail,
         });
+    }
+
+    /// A problem in a file that whodid may have recorded as damage: `key`
+    /// is the file (relative to the stream's directory) and first byte.
+    fn covered_problem(
+        &mut self,
+        key: (String, Option<u64>),
+        file: Option<String>,
+        record: Option<u64>,
+        kind: ProblemKind,
+        detail: String,
+    ) {
+        let problem = Problem {
+            stream: self.stream,
+            file,
+            record,
+            kind,
+            detail,
+        };
+        self.covered.push((key, problem));
+    }
+
+    /// Problems a damage record accounts for are reported as that record
+    /// (until acknowledged, then listed only); the others as they are.
+    fn settle(&mut self, damage: &[DamageStatus]) {
+        for (key, problem) in std::mem::take(&mut self.covered) {
+            let recorded = damage
+                .iter()
+                .any(|d| d.record.file == key.0 && key.1.is_none_or(|at| d.record.bytes.0 == at));
+            if !recorded {
+                self.problems.push(problem);
+            }
+        }
+        for status in damage.iter().filter(|d| d.ack.is_none()) {
+            self.problems.push(Problem {
+                stream: self.stream,
+                file: Some(status.record.file.clone()),
+                record: status.record.records.map(|(first, _)| first),
+                kind: ProblemKind::Damaged,
+                detail: format!(
+                    "damage recorded at {} (note {}), not acknowledged: {}; acknowledge with `whodid journal acknowledge-damage`",
+                    status.record.time, status.seq, status.record
+                ),
+            });
+        }
     }
 
     /// Called after the tree grew to `range.size()`.
@@ -232,7 +291,8 @@ fn verify_stream(
     let mut checkpoints: BTreeMap<u64, (String, Hash)> = BTreeMap::new();
     for (size_in_name, path) in numbered_files(&layout.checkpoints_dir(stream), "note")? {
         let file = name(&path);
-        let text = std::fs::read_to_string(&path).map_err(JournalError::io(&path))?;
+        let bytes = std::fs::read(&path).map_err(JournalError::io(&path))?;
+        let text = String::from_utf8_lossy(&bytes);
         match Checkpoint::parse_and_verify(&text, verifier) {
             Ok(cp) if cp.size != size_in_name || !cp.origin.ends_with(&format!("/{stream}")) => push(
                 &mut problems,
@@ -297,13 +357,29 @@ fn verify_stream(
                     range.size()
                 ),
             ),
-            Err(e) => push(
-                &mut problems,
-                Some(file),
-                None,
-                ProblemKind::BadSignature,
-                format!("retention record signature does not verify: {e}"),
-            ),
+            Err(e) => {
+                // Its body may still read: its frontier then lets the
+                // later roots be checked (which confirm or refute it).
+                if let Some(record) = RetentionRecord::read_unsigned(&path)
+                    .filter(|r| r.first == range.size() && r.stream == stream.as_str())
+                {
+                    if let Ok(frontier) = record.frontier_range() {
+                        report.removed_by_retention.push((
+                            record.first,
+                            record.end,
+                            format!("{} (unsigned)", record.reason),
+                        ));
+                        range = frontier;
+                    }
+                }
+                push(
+                    &mut problems,
+                    Some(file),
+                    None,
+                    ProblemKind::BadSignature,
+                    format!("retention record signature does not verify: {e}"),
+                )
+            }
         }
     }
     let removed_end = range.size();
@@ -319,6 +395,24 @@ fn verify_stream(
         }
     }
 
+    // Problems of checkpoint and retention files that a damage record
+    // may account for.
+    let covered: Vec<((String, Option<u64>), Problem)> = problems
+        .into_iter()
+        .map(|p| ((p.file.clone().unwrap_or_default(), None), p))
+        .collect();
+    let mut problems = Vec::new();
+    let damage = damage_status(layout, stream, verifier)?;
+    for (path, why) in &damage.unreadable {
+        push(
+            &mut problems,
+            Some(name(path)),
+            None,
+            ProblemKind::BadSignature,
+            format!("damage note: {why}"),
+        );
+    }
+    let max_signed = checkpoints.keys().next_back().copied().unwrap_or(0);
     let mut check = StreamCheck {
         stream,
         problems,
@@ -326,35 +420,19 @@ fn verify_stream(
         verified: 0,
         last_good: removed_end,
         mismatch_reported: false,
+        covered,
     };
     let mut expected = removed_end;
     let mut broken = false;
     let segments = numbered_files(&layout.stream_dir(stream), "seg")?;
     report.records.0 = segments.first().map(|(f, _)| *f).unwrap_or(removed_end);
-    for (first_in_name, path) in &segments {
+    for (position, (first, path)) in segments.iter().enumerate() {
+        let first = *first;
         let file = name(path);
-        let scanned = match ScannedSegment::read(path)? {
-            Ok(s) => s,
-            Err(e) => {
-                check.problem(
-                    Some(file),
-                    Some(*first_in_name),
-                    ProblemKind::Malformed,
-                    format!("segment header unreadable: {e}"),
-                );
-                broken = true;
-                continue;
-            }
-        };
-        let first = scanned.header.first_index;
-        if first != *first_in_name {
-            check.problem(
-                Some(file.clone()),
-                Some(first),
-                ProblemKind::Reordered,
-                format!("segment holds records from {first} but is named for {first_in_name}"),
-            );
-        }
+        let local = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if !broken && first > expected {
             check.problem(
                 Some(file.clone()),
@@ -374,38 +452,40 @@ fn verify_stream(
             );
             broken = true;
         }
-        let sidecar = read_leaf_sidecar(&path.with_extension("leaves"));
-        let mut suspects: Vec<u64> = Vec::new();
-        let mut leaves: Vec<Hash> = Vec::new();
-        for frame in &scanned.frames {
-            match scanned.records(frame) {
-                Ok(records) => leaves.extend(
-                    records
-                        .iter()
-                        .map(|r| record_leaf_hash(&r.envelope, &r.raw)),
-                ),
-                Err(e) => {
-                    check.problem(
-                        Some(file.clone()),
-                        Some(frame.header.first_index),
-                        ProblemKind::Malformed,
-                        format!("frame at byte {} does not decode: {e}", frame.offset),
-                    );
-                    broken = true;
-                    break;
+        let mut salvage = Salvage::read(path, first)?;
+        let per_frame = frame_leaves(&mut salvage);
+        let frames_end = salvage.frames_end();
+        let end = match segments.get(position + 1) {
+            Some((next, _)) => (*next).max(frames_end),
+            None if salvage.is_whole() => frames_end,
+            None => frames_end.max(max_signed),
+        };
+        let count = (end - first) as usize;
+        let mut leaves: Vec<Option<Hash>> = vec![None; count];
+        for (frame, hashes) in salvage.frames.iter().zip(&per_frame) {
+            let at = (frame.header.first_index - first) as usize;
+            for (i, h) in hashes.iter().enumerate() {
+                if let Some(slot) = leaves.get_mut(at + i) {
+                    *slot = Some(*h);
                 }
             }
         }
+        let sidecar_path = path.with_extension("leaves");
+        let sidecar = read_leaf_sidecar(&sidecar_path);
+        let sidecar_name = name(&sidecar_path);
+        let sidecar_local = local.trim_end_matches(".seg").to_owned() + ".leaves";
         // Name changed records by their leaf hashes, and spot swaps.
         let mismatched: Vec<usize> = leaves
             .iter()
             .enumerate()
-            .filter(|(i, leaf)| sidecar.get(*i).is_some_and(|s| s != *leaf))
+            .filter(|(i, leaf)| {
+                leaf.is_some_and(|leaf| sidecar.get(*i).is_some_and(|s| *s != leaf))
+            })
             .map(|(i, _)| i)
             .collect();
         if mismatched.len() == 2 {
             let (i, j) = (mismatched[0], mismatched[1]);
-            if leaves[i] == sidecar[j] && leaves[j] == sidecar[i] {
+            if leaves[i] == Some(sidecar[j]) && leaves[j] == Some(sidecar[i]) {
                 check.problem(
                     Some(file.clone()),
                     Some(first + i as u64),
@@ -418,25 +498,86 @@ fn verify_stream(
                 );
             }
         }
-        suspects.extend(mismatched.iter().map(|&i| first + i as u64));
+        let last = position + 1 == segments.len();
+        let wrong_length = !last && !sidecar.is_empty() && sidecar.len() != count;
+        if let Some(&i) = mismatched.first() {
+            check.covered_problem(
+                (sidecar_local.clone(), None),
+                Some(sidecar_name.clone()),
+                Some(first + i as u64),
+                ProblemKind::SidecarMismatch,
+                format!(
+                    "the leaf sidecar disagrees with {} record(s) of its segment, from record {}: the record or the sidecar was changed; inclusion proofs for this segment do not verify until it is rebuilt (`whodid prove` builds from the records; the next start of whodid rebuilds it)",
+                    mismatched.len(),
+                    first + i as u64
+                ),
+            );
+        } else if wrong_length {
+            check.covered_problem(
+                (sidecar_local.clone(), None),
+                Some(sidecar_name.clone()),
+                None,
+                ProblemKind::SidecarMismatch,
+                format!(
+                    "the leaf sidecar of a sealed segment holds {} leaf hashes for {count} records",
+                    sidecar.len()
+                ),
+            );
+        }
+        let mut suspects: Vec<u64> = mismatched.iter().map(|&i| first + i as u64).collect();
+        for range in &salvage.damaged {
+            let records_end = range.end_record.unwrap_or(end);
+            let at = range.start;
+            let (kind, detail) = match &range.reason {
+                _ if range.is_header() => (ProblemKind::Malformed, format!("segment header damaged: {}", range.reason)),
+                _ if range.start == range.end => (ProblemKind::MissingRecords, format!("records {}..{records_end} are missing from the segment's frames", range.first_record)),
+                FormatError::Truncated { .. } => (ProblemKind::Truncated, format!("segment ends inside a frame at byte {at} (records from {}): the segment was truncated", range.first_record)),
+                FormatError::Checksum => (ProblemKind::ChecksumMismatch, format!("bytes {at}..{} (records {}..{records_end}) fail their checksum: their bytes were changed", range.end, range.first_record)),
+                FormatError::Payload(_) => (ProblemKind::MissingRecords, format!("record numbering breaks at byte {at} (records {}..{records_end}): records were removed or inserted", range.first_record)),
+                other => (ProblemKind::Malformed, format!("bytes {at}..{} (records {}..{records_end}): {other}", range.end, range.first_record)),
+            };
+            check.covered_problem(
+                (local.clone(), Some(at as u64)),
+                Some(file.clone()),
+                Some(range.first_record),
+                kind,
+                detail,
+            );
+            suspects.extend(range.first_record..records_end);
+        }
+        if frames_end < end && salvage.damaged_tail().is_none() {
+            let len = salvage.bytes.len() as u64;
+            check.covered_problem(
+                (local.clone(), Some(len)),
+                Some(file.clone()),
+                Some(frames_end),
+                ProblemKind::MissingRecords,
+                format!("records {frames_end}..{end} are missing: the segment ends before the next one begins"),
+            );
+            suspects.extend(frames_end..end);
+        }
+        // Unreadable records: their leaf hashes from the sidecar, which the
+        // signed roots then check.
+        let unknown = leaves
+            .iter()
+            .enumerate()
+            .any(|(i, leaf)| leaf.is_none() && i >= sidecar.len());
+        if !broken && unknown {
+            check.problem(
+                Some(file.clone()),
+                None,
+                ProblemKind::Malformed,
+                "the leaf hashes of unreadable records are unknown (the sidecar does not hold them): later checkpoints cannot be checked".to_owned(),
+            );
+            broken = true;
+        }
         if !broken {
-            for leaf in &leaves {
-                range.push(*leaf);
+            for (i, leaf) in leaves.iter().enumerate() {
+                range.push(leaf.unwrap_or_else(|| sidecar[i]));
                 check.at_size(&range, &suspects);
             }
         }
-        if let Some(stop) = &scanned.stop {
-            let next = scanned.end_index();
-            let (kind, detail) = match &stop.reason {
-                FormatError::Truncated { .. } => (ProblemKind::Truncated, format!("segment ends inside a frame at byte {}: the segment was truncated", stop.offset)),
-                FormatError::Checksum => (ProblemKind::ChecksumMismatch, format!("frame at byte {} (records from {next}) fails its checksum: its bytes were changed", stop.offset)),
-                FormatError::Payload(_) => (ProblemKind::MissingRecords, format!("record numbering breaks at byte {} (after record {next}): records were removed or inserted", stop.offset)),
-                other => (ProblemKind::Malformed, format!("frame at byte {}: {other}", stop.offset)),
-            };
-            check.problem(Some(file.clone()), Some(next), kind, detail);
-            broken = true;
-        }
-        expected = scanned.end_index();
+        expected = end;
     }
     let end = expected;
     report.records.1 = end;
@@ -454,6 +595,8 @@ fn verify_stream(
     } else {
         report.unsigned_tail = end.saturating_sub(removed_end);
     }
+    check.settle(&damage.records);
+    report.damage = damage.records;
     report.checkpoints_verified = check.verified;
     Ok((report, check.problems))
 }

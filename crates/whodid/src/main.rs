@@ -8,6 +8,7 @@
 mod config;
 mod data_dir;
 mod downtime;
+mod damage_cmd;
 mod ingest;
 mod init;
 mod input;
@@ -79,6 +80,9 @@ enum Command {
     /// Bearer tokens of the query API and `/metrics` (stored only as SHA-256 hashes).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Journal maintenance: acknowledge recorded damage.
+    #[command(subcommand)]
+    Journal(damage_cmd::JournalCommand),
     /// Work with kube-apiserver audit policies (audit.k8s.io/v1 Policy): check, test on a captured log, apply, decide.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         Command::Prove(command) => prove::run(command),
         Command::VerifyProof(args) => prove::verify_proof(args),
         Command::Key(command) => key::run(command),
+        Command::Journal(command) => damage_cmd::run(command),
         Command::Search(args) => search::run(args),
         Command::Who(args) => who::run(args),
         Command::Reindex(args) => reindex::run(args),

@@ -1,7 +1,9 @@
 //! `whodid verify`: recompute the whole journal and check every signature.
 //!
 //! Exit 0 when intact, 1 with a report naming stream, file, record and what
-//! is wrong otherwise. The public key is taken from `--key` (what an auditor
+//! is wrong otherwise. Damage whodid recorded (see `docs/journal.md`) is a
+//! problem until an operator acknowledges it (`whodid journal
+//! acknowledge-damage`); then it is listed with who, when and why. The public key is taken from `--key` (what an auditor
 //! should do: bring the key they were given) or else from the data directory.
 
 use std::path::PathBuf;
@@ -47,6 +49,12 @@ pub(crate) fn verifier_from(
     }
 }
 
+/// Seconds since the Unix epoch as RFC 3339 (UTC).
+fn time_text(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .to_string()
+}
+
 pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let verifier = verifier_from(args.key.as_deref(), Some(&args.data))?;
     let report = verify(&args.data, &verifier)
@@ -61,6 +69,19 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         );
         for (first, end, reason) in &s.removed_by_retention {
             println!("{stream}: records {first}..{end} removed by retention ({reason}), signed record present");
+        }
+        for damage in &s.damage {
+            if let Some(ack) = &damage.ack {
+                println!(
+                    "{stream}: acknowledged damage (note {}): {}; acknowledged by {} at {} ({}): {}",
+                    damage.seq,
+                    damage.record,
+                    ack.by,
+                    ack.time,
+                    time_text(ack.time),
+                    ack.reason
+                );
+            }
         }
     }
     if report.is_intact() {

@@ -1,6 +1,7 @@
 //! Opening a journal that was changed while whodid was not running: the
 //! writer refuses, rather than sign new checkpoints over the change.
 
+use whodid_journal::verify::ProblemKind;
 use whodid_journal::{Journal, JournalError};
 use whodid_model::Stream;
 
@@ -30,32 +31,60 @@ fn a_rewritten_segment_with_a_matching_sidecar_is_refused_at_open() {
 }
 
 #[test]
-fn records_cut_below_a_signed_checkpoint_are_refused_at_open() {
+fn records_cut_below_a_signed_checkpoint_stop_the_stream_not_the_journal() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), 200);
     let last = segments(dir.path()).last().unwrap().clone();
     std::fs::remove_file(&last).unwrap();
     std::fs::remove_file(last.with_extension("leaves")).unwrap();
-    let err = Journal::open(dir.path(), small_config()).unwrap_err();
+    let before = crate::damage::snapshot(dir.path());
+    let journal = Journal::open(dir.path(), small_config()).unwrap();
+    // The stream whose tree is unknown takes nothing; the others go on.
+    let err = journal
+        .append_wait(Stream::KubeAudit, vec![record(200)])
+        .unwrap_err();
+    assert!(err.to_string().contains("stopped"), "{err}");
+    journal
+        .append_wait(Stream::AuthLog, vec![record(0)])
+        .unwrap();
+    journal.close().unwrap();
+    // Nothing of the stream was changed or removed; the damage is recorded.
+    crate::damage::assert_kept(&before, dir.path());
+    let report = check(dir.path());
+    assert!(!report.is_intact());
     assert!(
-        matches!(err, JournalError::SignedBeyondEnd { size: 200, .. }),
-        "{err}"
+        report
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::Damaged),
+        "{:?}",
+        report.problems
     );
-    // Nothing was appended over the gap, and no checkpoint was overwritten.
-    assert!(!check(dir.path()).is_intact());
 }
 
 #[test]
-fn an_edited_latest_checkpoint_is_refused_at_open() {
+fn an_edited_latest_checkpoint_is_moved_aside_and_the_previous_one_used() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), 60);
     let path = dir
         .path()
         .join("journal/kubeaudit/checkpoints/00000000000000000060.note");
     let note = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, note.replacen("\n60\n", "\n61\n", 1)).unwrap();
-    let err = Journal::open(dir.path(), small_config()).unwrap_err();
-    assert!(matches!(err, JournalError::Checkpoint { .. }), "{err}");
+    let edited = note.replacen("\n60\n", "\n61\n", 1);
+    std::fs::write(&path, &edited).unwrap();
+    let journal = Journal::open(dir.path(), small_config()).unwrap();
+    journal
+        .append_wait(Stream::KubeAudit, vec![record(60)])
+        .unwrap();
+    journal.close().unwrap();
+    let kept = crate::damage::find_kept(dir.path(), "00000000000000000060.note");
+    assert_eq!(std::fs::read_to_string(kept).unwrap(), edited);
+    let report = check(dir.path());
+    let text = format!("{:?}", report.problems);
+    assert!(
+        text.contains("checkpoints/00000000000000000060.note"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -81,3 +81,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_changed_sidecar_does_not_give_a_proof_that_fails() {
+    use whodid_journal::checked_proof;
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::build(dir.path(), 200);
+    let first = crate::common::segments(dir.path())[0].clone();
+    let sidecar = first.with_extension("leaves");
+    let mut bytes = std::fs::read(&sidecar).unwrap();
+    bytes[3] ^= 1;
+    std::fs::write(&sidecar, &bytes).unwrap();
+    let reader = whodid_journal::reader::JournalReader::open(dir.path()).unwrap();
+    let v = crate::common::verifier(dir.path());
+    // From the sidecars alone the proof would not verify …
+    let raw = reader
+        .prove_inclusion(whodid_model::Stream::KubeAudit, 150, None, &v)
+        .unwrap();
+    assert!(raw.verify(&v).is_err());
+    // … the checked one is rebuilt from the records, and names the sidecar.
+    let checked =
+        checked_proof::prove_inclusion(&reader, whodid_model::Stream::KubeAudit, 150, None, &v)
+            .unwrap();
+    checked.proof.verify(&v).unwrap();
+    assert_eq!(checked.bad_sidecars, vec![sidecar.clone()]);
+    let consistency =
+        checked_proof::prove_consistency(&reader, whodid_model::Stream::KubeAudit, 50, 200, &v)
+            .unwrap();
+    consistency.proof.verify(&v).unwrap();
+    // The sidecar itself is left as it is (the writer deals with it).
+    assert_eq!(std::fs::read(&sidecar).unwrap(), bytes);
+    // A changed record gives an error, not a proof.
+    crate::tamper::rewrite_first_frame(&first, false, |records| {
+        records[0].raw = b"{\"forged\":true}".to_vec()
+    });
+    let err =
+        checked_proof::prove_inclusion(&reader, whodid_model::Stream::KubeAudit, 150, None, &v)
+            .unwrap_err();
+    assert!(err.to_string().contains("whodid verify"), "{err}");
+}

@@ -6,6 +6,7 @@
 mod downtime_gap;
 mod ingest_sources;
 mod journal_cli;
+mod journal_damage;
 mod journal_of;
 mod kube_log_bad_input;
 mod kube_log_rotation;
