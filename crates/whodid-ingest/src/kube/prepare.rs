@@ -90,7 +90,14 @@ impl KubeSource {
             .as_ref()
             .map(|o| o.resource.as_ref())
             .unwrap_or_default();
-        let scan = self.redaction.is_some() && may_need_redaction(raw, resource);
+        // A body the policy cuts out needs no redaction: a secrets event
+        // recorded at Metadata is stored as received, undecoded.
+        let level = downgrade
+            .as_ref()
+            .map_or(summary.level.level, |d| d.level.min(summary.level.level));
+        let has_body = (summary.request_object_text.is_some() && level.keeps_request_body())
+            || (summary.response_object_text.is_some() && level.keeps_response_body());
+        let scan = self.redaction.is_some() && may_need_redaction(raw, resource, has_body);
         let stored = if downgrade.is_some() || scan {
             match self.rewrite(raw, &summary, downgrade, scan, &mut envelope) {
                 Ok(Some(bytes)) => bytes,
@@ -165,15 +172,23 @@ impl KubeSource {
     }
 
     fn invalid(&self, raw: &[u8], reason: String) -> Prepared {
-        let cleaned = match &self.redaction {
-            Some(key) => redact_unparsed(raw, key),
-            None => None,
+        let cleaned = self
+            .redaction
+            .as_ref()
+            .and_then(|key| redact_unparsed(raw, key));
+        let Some((raw, paths)) = cleaned else {
+            return Prepared::Invalid {
+                record: invalid_record(Stream::KubeAudit, &self.cluster, raw, &reason),
+                reason,
+            };
         };
-        let raw = cleaned.as_deref().unwrap_or(raw);
-        Prepared::Invalid {
-            record: invalid_record(Stream::KubeAudit, &self.cluster, raw, &reason),
-            reason,
+        let mut record = invalid_record(Stream::KubeAudit, &self.cluster, &raw, &reason);
+        // What was replaced, in the envelope as for any redacted event.
+        if let Ok(mut envelope) = Envelope::from_json(&record.envelope) {
+            envelope.redacted = paths;
+            record.envelope = envelope.to_json();
         }
+        Prepared::Invalid { record, reason }
     }
 }
 

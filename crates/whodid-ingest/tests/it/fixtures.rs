@@ -2,13 +2,18 @@
 
 pub(crate) use whodid_testkit::testdata::read;
 
-/// The capture's log lines.
-pub(crate) fn capture_lines() -> Vec<Vec<u8>> {
-    read("k8s/capture-audit.log.gz")
+/// The non-empty lines of `testdata/REL`.
+pub(crate) fn lines(rel: &str) -> Vec<Vec<u8>> {
+    read(rel)
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .map(<[u8]>::to_vec)
         .collect()
+}
+
+/// The capture's log lines.
+pub(crate) fn capture_lines() -> Vec<Vec<u8>> {
+    lines("k8s/capture-audit.log.gz")
 }
 
 pub(crate) fn policy(name: &str) -> whodid_policy::evaluate::Evaluator {

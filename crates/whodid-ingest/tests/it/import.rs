@@ -16,6 +16,26 @@ use whodid_model::{Origin, Stream};
 use crate::fixtures::capture_lines;
 use crate::store::store_for;
 
+/// `input` imported as `whodid ingest` imports a file (lines of at most 1 MiB).
+pub(crate) fn import_bytes(input: &[u8], parser: &mut LineParser, sink: &Sink) -> ImportReport {
+    let mut report = ImportReport::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(import(
+        std::path::Path::new("audit.log"),
+        input,
+        parser,
+        sink,
+        1 << 20,
+        &mut report,
+        &mut |_| {},
+    ))
+    .unwrap();
+    report
+}
+
 #[test]
 fn kube_import_with_garbage_and_a_huge_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -42,38 +62,14 @@ fn kube_import_with_garbage_and_a_huge_line() {
         policy: None,
         redaction: None,
     }));
-    let mut report = ImportReport::default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(import(
-        std::path::Path::new("audit.log"),
-        input.as_slice(),
-        &mut parser,
-        &sink,
-        1 << 20,
-        &mut report,
-        &mut |_| {},
-    ))
-    .unwrap();
+    let report = import_bytes(&input, &mut parser, &sink);
     assert_eq!(report.lines, 303);
     assert_eq!(report.diagnostics.len(), 1, "the 5 MB line");
     assert_eq!(report.diagnostics[0].1.position.line, 103);
     // 300 events + 2 unreadable lines kept as invalid records.
     assert_eq!(report.stored.records, 302);
     // Importing again stores nothing new.
-    let mut again = ImportReport::default();
-    rt.block_on(import(
-        std::path::Path::new("audit.log"),
-        input.as_slice(),
-        &mut parser,
-        &sink,
-        1 << 20,
-        &mut again,
-        &mut |_| {},
-    ))
-    .unwrap();
+    let again = import_bytes(&input, &mut parser, &sink);
     assert_eq!(again.stored.deduplicated, 300);
     journal.close().unwrap();
 }
