@@ -2,7 +2,8 @@
 //! TLS, `/metrics`, health, and a place for the query API.
 //!
 //! Layout: [`listener`] (TLS accept loop, client certificates, HTTP/1.1 and
-//! HTTP/2, graceful shutdown), [`tls`] (rustls configuration), [`pki`]
+//! HTTP/2, graceful shutdown), [`conn_cap`] (connections and handshakes
+//! capped below the descriptor limit), [`tls`] (rustls configuration), [`pki`]
 //! (the data directory's own CA and certificates), [`auth`] (credential →
 //! cluster), [`webhook`] (`POST /k8s-audit/{cluster}`: answers 200 only
 //! once durable), `silence` (gap records for quiet clusters), [`state`].
@@ -15,7 +16,9 @@
 pub mod api_auth;
 pub mod auth;
 pub mod client;
+pub mod conn_cap;
 pub mod cpu_pool;
+mod drain;
 pub mod listener;
 pub mod pki;
 mod silence;
@@ -42,6 +45,7 @@ pub fn router(state: Arc<ServerState>, api: Option<(Router, Arc<api_auth::ApiTok
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ok\n" }))
+        .fallback(not_found)
         .with_state(Arc::clone(&state));
     if let Some((api, tokens)) = api {
         let guarded = api.layer(axum::middleware::from_fn(move |request, next| {
@@ -69,6 +73,24 @@ pub fn spawn_background(state: &Arc<ServerState>) {
             (Instant::now(), jiff::Timestamp::now()),
         ));
     }
+}
+
+/// 404 with a message, like every other refusal (the body read as after
+/// any refusal: see `drain`).
+async fn not_found(
+    State(state): State<Arc<ServerState>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> impl IntoResponse {
+    drain::after_refusal(&state.limits, &headers, body);
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({
+            "error": format!("no such endpoint: {method} {}", uri.path())
+        })),
+    )
 }
 
 async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {

@@ -1,9 +1,11 @@
-//! Accepting connections: TLS handshake (with a deadline), the client
-//! certificate's CN put into each request, HTTP/1.1 and HTTP/2 with a
-//! header deadline, and graceful shutdown that lets in-flight requests
-//! finish.
+//! Accepting connections: at most as many as [`ConnectionCaps`] allows
+//! (below the descriptor limit), TLS handshake (with a deadline), the
+//! client certificate's CN put into each request, HTTP/1.1 and HTTP/2 with
+//! a header deadline (and a first request within it, whatever the
+//! protocol), and graceful shutdown that lets in-flight requests finish.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::conn_cap::ConnectionCaps;
 use crate::state::Limits;
 use crate::tls::common_name;
 
@@ -37,8 +40,14 @@ pub async fn serve_tls(
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut caps = ConnectionCaps::for_process(&limits);
     tokio::pin!(shutdown);
     loop {
+        // A slot first: beyond the cap, connections wait in the listen queue.
+        let slot = tokio::select! {
+            slot = caps.slot() => slot,
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -58,7 +67,10 @@ pub async fn serve_tls(
             let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream))
                 .await
             {
-                Ok(Ok(tls)) => tls,
+                Ok(Ok(tls)) => {
+                    drop(slot.handshake);
+                    tls
+                }
                 Ok(Err(e)) => {
                     tracing::info!(peer = %peer, error = %e, "TLS handshake refused");
                     return;
@@ -76,8 +88,11 @@ pub async fn serve_tls(
                     .and_then(|chain| chain.first())
                     .and_then(|der| common_name(der)),
             };
+            let requested = Arc::new(AtomicBool::new(false));
+            let seen = Arc::clone(&requested);
             let service =
                 router.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    seen.store(true, Ordering::Relaxed);
                     request.extensions_mut().insert(cert.clone());
                     request
                 });
@@ -95,9 +110,27 @@ pub async fn serve_tls(
                 TokioIo::new(tls),
                 TowerToHyperService::new(service),
             );
-            if let Err(e) = watcher.watch(connection.into_owned()).await {
+            let connection = watcher.watch(connection.into_owned());
+            tokio::pin!(connection);
+            // Neither HTTP/2 nor the protocol detection before it has a
+            // deadline of its own: a connection that sends no request
+            // after its handshake would hold its slot for ever.
+            let ended = tokio::select! {
+                ended = &mut connection => Some(ended),
+                () = tokio::time::sleep(limits.header_timeout) => None,
+            };
+            let ended = match ended {
+                Some(ended) => ended,
+                None if !requested.load(Ordering::Relaxed) => {
+                    tracing::info!(peer = %peer, "no request within the header timeout: connection closed");
+                    return;
+                }
+                None => connection.await,
+            };
+            if let Err(e) = ended {
                 tracing::debug!(peer = %peer, error = %e, "connection ended");
             }
+            drop(slot.connection);
         });
     }
     drop(listener);

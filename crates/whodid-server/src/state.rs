@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
 use tokio::sync::Semaphore;
+use whodid_ingest::kube::body::ParseLimits;
 use whodid_ingest::kube::prepare::KubeSource;
 use whodid_ingest::kube::store::KubeStore;
 use whodid_ingest::IngestMetrics;
@@ -28,12 +29,42 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// The body must arrive within this (a slow-loris client gets 408).
     pub body_timeout: Duration,
-    /// TLS handshakes must finish within this.
+    /// TLS handshakes must finish within this; a connection must then
+    /// start its first request within `header_timeout`.
     pub handshake_timeout: Duration,
+    /// Items of one `EventList` (the apiserver sends at most
+    /// `--audit-webhook-batch-max-size`, default 400); more get 413.
+    pub max_batch_items: usize,
+    /// Nesting depth of one event; deeper gets 400.
+    pub max_json_depth: usize,
+    /// JSON values (objects, arrays, keys, strings, numbers, literals) of
+    /// one event; more get 413. Bounds what decoding one event in full costs.
+    pub max_event_values: usize,
+    /// Connections open at once (handshakes included); lowered at start to
+    /// the descriptor limit (`RLIMIT_NOFILE`) less `reserved_fds`. Beyond
+    /// it, new connections wait in the listen queue.
+    pub max_connections: usize,
+    /// TLS handshakes in progress at once (within `max_connections`).
+    pub max_handshakes: usize,
+    /// Descriptors kept for the journal, the index, file sources and
+    /// checkpoints: never used for connections.
+    pub reserved_fds: usize,
+}
+
+impl Limits {
+    /// What one webhook body may make once parsed.
+    pub fn parse_limits(&self) -> ParseLimits {
+        ParseLimits {
+            max_items: self.max_batch_items,
+            max_depth: self.max_json_depth,
+            max_item_values: self.max_event_values,
+        }
+    }
 }
 
 impl Default for Limits {
     fn default() -> Limits {
+        let parse = ParseLimits::default();
         Limits {
             max_body_bytes: 64 << 20,
             max_inflight_bytes: 256 << 20,
@@ -41,6 +72,12 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
+            max_batch_items: parse.max_items,
+            max_json_depth: parse.max_depth,
+            max_event_values: parse.max_item_values,
+            max_connections: 1024,
+            max_handshakes: 128,
+            reserved_fds: 256,
         }
     }
 }

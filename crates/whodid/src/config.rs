@@ -203,6 +203,12 @@ pub(crate) struct LimitsConfig {
     pub(crate) handshake_timeout: Duration,
     #[serde(deserialize_with = "duration")]
     pub(crate) shutdown_drain: Duration,
+    pub(crate) max_batch_items: usize,
+    pub(crate) max_json_depth: usize,
+    pub(crate) max_event_values: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) max_handshakes: usize,
+    pub(crate) reserved_fds: usize,
 }
 
 impl Default for LimitsConfig {
@@ -216,6 +222,12 @@ impl Default for LimitsConfig {
             body_timeout: limits.body_timeout,
             handshake_timeout: limits.handshake_timeout,
             shutdown_drain: Duration::from_secs(30),
+            max_batch_items: limits.max_batch_items,
+            max_json_depth: limits.max_json_depth,
+            max_event_values: limits.max_event_values,
+            max_connections: limits.max_connections,
+            max_handshakes: limits.max_handshakes,
+            reserved_fds: limits.reserved_fds,
         }
     }
 }

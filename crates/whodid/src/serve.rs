@@ -291,6 +291,12 @@ async fn serve(
         header_timeout: config.limits.header_timeout,
         body_timeout: config.limits.body_timeout,
         handshake_timeout: config.limits.handshake_timeout,
+        max_batch_items: config.limits.max_batch_items,
+        max_json_depth: config.limits.max_json_depth,
+        max_event_values: config.limits.max_event_values,
+        max_connections: config.limits.max_connections,
+        max_handshakes: config.limits.max_handshakes,
+        reserved_fds: config.limits.reserved_fds,
     };
     let kube_sources: HashMap<String, Arc<KubeSource>> = clusters
         .iter()

@@ -26,4 +26,6 @@ mod webhook_bad_input;
 mod webhook_crash;
 mod webhook_disk_full;
 mod webhook_http2;
+mod webhook_memory;
+mod webhook_refusals;
 mod webhook_replay;
