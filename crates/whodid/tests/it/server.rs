@@ -26,9 +26,25 @@ impl Server {
     /// Starts `whodid serve -c <dir>/whodid.yaml` with `yaml` (which must
     /// set `data`; `listen` is added).
     pub(crate) fn start(dir: &Path, yaml: &str) -> Server {
+        Server::start_with_nofile(dir, yaml, None)
+    }
+
+    /// [`Server::start`] with a descriptor limit (`RLIMIT_NOFILE`, set by
+    /// util-linux `prlimit`, which then runs whodid in its own process).
+    pub(crate) fn start_with_nofile(dir: &Path, yaml: &str, nofile: Option<u64>) -> Server {
         let config = dir.join("whodid.yaml");
         std::fs::write(&config, format!("listen: 127.0.0.1:0\n{yaml}")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_whodid"))
+        let mut command = match nofile {
+            Some(n) => {
+                let mut c = Command::new("/usr/bin/prlimit");
+                c.arg(format!("--nofile={n}:{n}"))
+                    .arg("--")
+                    .arg(env!("CARGO_BIN_EXE_whodid"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_whodid")),
+        };
+        let mut child = command
             .args(["serve", "-c"])
             .arg(&config)
             .env("WHODID_LOG", "info")
