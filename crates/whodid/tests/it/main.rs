@@ -25,6 +25,7 @@ mod webhook_auth;
 mod webhook_bad_input;
 mod webhook_crash;
 mod webhook_disk_full;
+mod webhook_flood;
 mod webhook_http2;
 mod webhook_memory;
 mod webhook_refusals;

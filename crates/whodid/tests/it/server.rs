@@ -36,6 +36,23 @@ impl Server {
         Server::start_with(dir, yaml, &["--init"])
     }
 
+    /// [`Server::start`] with a descriptor limit (`RLIMIT_NOFILE`, set by
+    /// util-linux `prlimit`, which then runs whodid in its own process).
+    pub(crate) fn start_with_nofile(dir: &Path, yaml: &str, nofile: Option<u64>) -> Server {
+        let Some(n) = nofile else {
+            return Server::start(dir, yaml);
+        };
+        let config = Server::config(dir, yaml);
+        let mut command = Command::new("/usr/bin/prlimit");
+        command
+            .arg(format!("--nofile={n}:{n}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_whodid"))
+            .args(["serve", "--init", "-c"])
+            .arg(&config);
+        Server::spawn(command)
+    }
+
     /// Starts `whodid serve ARGS -c <dir>/whodid.yaml` with `yaml` (which
     /// must set `data`; `listen` is added).
     pub(crate) fn start_with(dir: &Path, yaml: &str, args: &[&str]) -> Server {
