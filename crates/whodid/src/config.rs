@@ -429,7 +429,16 @@ impl Config {
             return Ok(Config::default());
         }
         let config: Config = serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
-            Some(at) => anyhow::anyhow!("{origin}:{}:{}: {e}", at.line(), at.column()),
+            // The line itself too: a value's error names its mapping, the line names the field.
+            Some(at) => match text.lines().nth(at.line().saturating_sub(1)) {
+                Some(line) if !line.trim().is_empty() && line.len() <= 200 => anyhow::anyhow!(
+                    "{origin}:{}:{}: {e} (in `{}`)",
+                    at.line(),
+                    at.column(),
+                    line.trim()
+                ),
+                _ => anyhow::anyhow!("{origin}:{}:{}: {e}", at.line(), at.column()),
+            },
             None => anyhow::anyhow!("{origin}: {e}"),
         })?;
         config.check(origin)?;

@@ -95,7 +95,7 @@ fn downtime_gaps_while_running(server: &crate::server::Server) -> Vec<String> {
     server
         .log()
         .lines()
-        .filter(|l| l.contains("was not running"))
+        .filter(|l| l.starts_with("whodid: was not running"))
         .map(str::to_owned)
         .collect()
 }
