@@ -143,15 +143,15 @@ pub(crate) fn record_gaps(
     clusters: &[&str],
     last: Option<LastAlive>,
     config: &DowntimeConfig,
-) -> anyhow::Result<()> {
-    let Some(last) = last else { return Ok(()) };
+) {
+    let Some(last) = last else { return };
     let now = Timestamp::now();
     let down_micros = now.as_microsecond() - last.at.as_microsecond();
     if down_micros <= 0
         || (down_micros as u128) <= config.gap_after.as_micros()
         || clusters.is_empty()
     {
-        return Ok(());
+        return;
     }
     let seconds = down_micros / 1_000_000;
     let records = clusters
@@ -175,14 +175,20 @@ pub(crate) fn record_gaps(
             .record(Stream::KubeAudit, cluster, "", now)
         })
         .collect();
-    journal
-        .append_wait(Stream::KubeAudit, records)
-        .context("recording whodid's downtime as a gap")?;
+    if let Err(e) = journal.append_wait(Stream::KubeAudit, records) {
+        // Not a reason to stay down (a full disk refuses appends until
+        // space returns): said loudly instead.
+        tracing::error!(from = %last.at, to = %now, error = %e, "whodid's downtime could not be recorded as a gap");
+        eprintln!(
+            "whodid: ERROR: was not running from {} to {now} ({seconds} s), and the gap record could not be stored: {e}",
+            last.at
+        );
+        return;
+    }
     tracing::warn!(from = %last.at, to = %now, seconds, "whodid was not running: gap recorded for every cluster");
     eprintln!(
         "whodid: was not running from {} to {now} ({seconds} s): gap recorded for {} clusters",
         last.at,
         clusters.len()
     );
-    Ok(())
 }

@@ -186,16 +186,14 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         journal.verifier().vkey()
     );
     let clusters: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
-    let outcome = downtime::record_gaps(&journal, &clusters, last_alive, &config.downtime)
-        .and_then(|()| {
-            runtime.block_on(serve(
-                &config,
-                inputs,
-                listener,
-                Arc::clone(&journal),
-                signals,
-            ))
-        });
+    downtime::record_gaps(&journal, &clusters, last_alive, &config.downtime);
+    let outcome = runtime.block_on(serve(
+        &config,
+        inputs,
+        listener,
+        Arc::clone(&journal),
+        signals,
+    ));
     eprintln!("whodid: shutting down: syncing and signing final checkpoints");
     let closed = journal.close().context("closing the journal");
     if outcome.is_ok() && closed.is_ok() {

@@ -118,15 +118,15 @@ fn everything_under_the_data_directory_is_the_owners_only_under_umask_022() {
 
     // Modes loosened by hand are tightened at the next start, and said so.
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(
-        data.join("tls/ca.crt"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
+    for file in ["tls/ca.crt", "keys/journal.key"] {
+        std::fs::set_permissions(data.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let server = Server::start_with(dir.path(), &yaml, &[]);
     let log = server.log();
     server.stop();
-    assert!(log.contains("2 files or directories"), "{log}");
+    assert!(log.contains("3 files or directories"), "{log}");
+    assert!(log.contains("consider them exposed"), "{log}");
+    assert!(log.contains("keys/journal.key"), "{log}");
     assert!(modes(&data).iter().all(|(_, mode)| mode & 0o077 == 0));
 }
 
