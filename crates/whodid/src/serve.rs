@@ -175,7 +175,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             data_dir::shown(&config.data)
         );
     }
-    let last_alive = downtime::last_alive(&config.data)?;
+    let last_alive = downtime::last_alive(&config.data);
     let journal = Arc::new(
         Journal::open(&config.data, journal_config)
             .with_context(|| format!("opening data directory {}", data_dir::shown(&config.data)))?,
