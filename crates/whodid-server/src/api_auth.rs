@@ -85,7 +85,8 @@ pub fn new_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn parse_hash(text: &str) -> Option<[u8; 32]> {
+/// `sha256:<64 hex digits>` → the hash.
+pub fn parse_hash(text: &str) -> Option<[u8; 32]> {
     let hex = text.strip_prefix(HASH_PREFIX)?.as_bytes();
     if hex.len() != 64 {
         return None;

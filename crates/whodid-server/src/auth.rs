@@ -65,10 +65,16 @@ impl Authenticator {
 
     /// Requests with bearer `token` are `cluster`'s.
     pub fn add_token(&mut self, token: &str, cluster: &str) -> Result<(), DuplicateCredential> {
-        if let Some(first) = self
-            .by_token_hash
-            .insert(token_hash(token), cluster.to_owned())
-        {
+        self.add_token_hash(token_hash(token), cluster)
+    }
+
+    /// Requests with a bearer token whose SHA-256 is `hash` are `cluster`'s.
+    pub fn add_token_hash(
+        &mut self,
+        hash: [u8; 32],
+        cluster: &str,
+    ) -> Result<(), DuplicateCredential> {
+        if let Some(first) = self.by_token_hash.insert(hash, cluster.to_owned()) {
             if first != cluster {
                 return Err(DuplicateCredential {
                     what: "a bearer token".to_owned(),

@@ -441,7 +441,16 @@ impl Config {
             return Ok(Config::default());
         }
         let config: Config = serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
-            Some(at) => anyhow::anyhow!("{origin}:{}:{}: {e}", at.line(), at.column()),
+            // The line itself too: a value's error names its mapping, the line names the field.
+            Some(at) => match text.lines().nth(at.line().saturating_sub(1)) {
+                Some(line) if !line.trim().is_empty() && line.len() <= 200 => anyhow::anyhow!(
+                    "{origin}:{}:{}: {e} (in `{}`)",
+                    at.line(),
+                    at.column(),
+                    line.trim()
+                ),
+                _ => anyhow::anyhow!("{origin}:{}:{}: {e}", at.line(), at.column()),
+            },
             None => anyhow::anyhow!("{origin}: {e}"),
         })?;
         config.check(origin)?;
@@ -582,5 +591,48 @@ sources:
         assert_eq!(c.clusters[0].silence_limit, Some(Duration::from_secs(600)));
         assert!(c.clusters[0].redact);
         assert_eq!(c.sources[1].stream, Stream::PgAudit);
+    }
+
+    /// Pieces of configuration files, valid and not, to assemble at random.
+    const PIECES: &[&str] = &[
+        "data: d\n",
+        "listen: 127.0.0.1:0\n",
+        "listen: [\n",
+        "clusters:\n",
+        "  - name: prod\n",
+        "    policy: p.yaml\n",
+        "    silence_limit: 10x\n",
+        "sources:\n",
+        "  - {name: a, stream: pgaudit, path: x}\n",
+        "journal: {fsync: interval:}\n",
+        "metrics: {auth: none}\n",
+        "downtime: {gap_after: -1s}\n",
+        "limits: {max_body_bytes: -5}\n",
+        "{",
+        "}",
+        "[",
+        "]",
+        "&a ",
+        "*a\n",
+        "!!binary x\n",
+        ": :\n",
+        "\t",
+        "- ",
+        "\"\\u",
+        "'",
+        "~\n",
+        "dedup: {max_keys: 0}\n",
+        "index: {writer_memory_bytes: 1}\n",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn no_file_makes_it_panic(picks in proptest::collection::vec(0..PIECES.len(), 0..24), noise in ".{0,40}") {
+            let mut text: String = picks.iter().map(|&i| PIECES[i]).collect();
+            text.push_str(&noise);
+            if let Err(e) = Config::parse(&text, "f.yaml") {
+                proptest::prop_assert!(e.to_string().starts_with("f.yaml"), "{e}");
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! only (directories 0700, files 0600), and any loosening found is logged.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use whodid_journal::datadir;
@@ -44,9 +44,33 @@ pub(crate) fn ready(data: &Path, init: bool) -> anyhow::Result<Found> {
         Err(e) => return Err(anyhow::Error::new(e).context(format!("data directory {shown}"))),
     };
     let loosened = tighten(data).with_context(|| format!("restricting modes in {shown}"))?;
-    if loosened > 0 {
-        tracing::warn!(data = %shown, entries = loosened, "files or directories of the data directory were readable by group or others: now its owner's only");
-        eprintln!("whodid: warning: {loosened} files or directories in {shown} were readable by group or others: made owner-only (0600/0700)");
+    if !loosened.is_empty() {
+        let first: Vec<String> = loosened
+            .iter()
+            .take(5)
+            .map(|p| p.display().to_string())
+            .collect();
+        tracing::warn!(data = %shown, entries = loosened.len(), first = ?first, "files or directories of the data directory were readable by group or others: now its owner's only");
+        eprintln!(
+            "whodid: warning: {} files or directories in {shown} were readable by group or others: made owner-only (0600/0700); first: {}",
+            loosened.len(),
+            first.join(", ")
+        );
+        let keys: Vec<&PathBuf> = loosened
+            .iter()
+            .filter(|p| {
+                p.is_file()
+                    && (p.starts_with(data.join("keys"))
+                        || p.extension().is_some_and(|e| e == "key"))
+            })
+            .collect();
+        if !keys.is_empty() {
+            tracing::error!(keys = ?keys, "key files were readable by group or others: consider them exposed");
+            eprintln!(
+                "whodid: ERROR: key files were readable by group or others, consider them exposed: {}",
+                keys.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
+        }
     }
     Ok(found)
 }
@@ -68,9 +92,9 @@ pub(crate) fn shown(path: &Path) -> String {
 
 /// Removes group and other permissions from everything under `root` (not
 /// following symbolic links, except a linked `index` directory, which is
-/// part of the data). Returns how many entries were changed.
-pub(crate) fn tighten(root: &Path) -> std::io::Result<usize> {
-    let mut changed = 0;
+/// part of the data). Returns the entries that were changed.
+pub(crate) fn tighten(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut changed = Vec::new();
     let mut pending = vec![root.to_owned()];
     let index = root.join("index");
     if std::fs::symlink_metadata(&index).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -89,7 +113,7 @@ pub(crate) fn tighten(root: &Path) -> std::io::Result<usize> {
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7700))?;
-            changed += 1;
+            changed.push(path.clone());
         }
         if meta.is_dir() {
             for entry in std::fs::read_dir(&path)? {
@@ -118,10 +142,10 @@ mod tests {
         ] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         }
-        assert_eq!(tighten(&root).unwrap(), 3);
+        assert_eq!(tighten(&root).unwrap().len(), 3);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&root), 0o700);
         assert_eq!(mode(&root.join("journal/kubeaudit/x.seg")), 0o600);
-        assert_eq!(tighten(&root).unwrap(), 0);
+        assert!(tighten(&root).unwrap().is_empty());
     }
 }

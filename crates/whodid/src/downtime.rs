@@ -17,7 +17,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use whodid_ingest::gap::{Gap, GapReason};
@@ -97,28 +96,45 @@ pub(crate) struct LastAlive {
 }
 
 /// Reads the last heartbeat (before this start writes one), or else the
-/// newest record's time.
-pub(crate) fn last_alive(data: &Path) -> anyhow::Result<Option<LastAlive>> {
+/// newest record's time. What cannot be read is logged and counts as
+/// unknown: it never stops a start.
+pub(crate) fn last_alive(data: &Path) -> Option<LastAlive> {
     let path = data.join(FILE);
     match std::fs::read(&path) {
         Ok(bytes) => match serde_json::from_slice::<Beat>(&bytes) {
             Ok(beat) => {
-                return Ok(Some(LastAlive {
+                return Some(LastAlive {
                     at: beat.alive,
                     how: if beat.stopped {
                         "a clean stop"
                     } else {
                         "its last heartbeat (it did not stop cleanly)"
                     },
-                }))
+                })
             }
             Err(e) => {
                 tracing::warn!(file = %path.display(), error = %e, "unreadable heartbeat: downtime counts from the newest record");
             }
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "unreadable heartbeat: downtime counts from the newest record");
+        }
     }
+    match newest_record(data) {
+        Ok(newest) => newest.map(|at| LastAlive {
+            at,
+            how: "its newest record (no heartbeat)",
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "whodid's downtime since its last run is unknown: no heartbeat and no readable newest record");
+            None
+        }
+    }
+}
+
+/// When the newest record of any stream was written.
+fn newest_record(data: &Path) -> anyhow::Result<Option<Timestamp>> {
     let reader = JournalReader::open(data)?;
     let mut newest: Option<u64> = None;
     for stream in Stream::ALL {
@@ -128,12 +144,7 @@ pub(crate) fn last_alive(data: &Path) -> anyhow::Result<Option<LastAlive>> {
             newest = newest.max(Some(record.time_micros));
         }
     }
-    Ok(newest
-        .and_then(|micros| Timestamp::from_microsecond(i64::try_from(micros).ok()?).ok())
-        .map(|at| LastAlive {
-            at,
-            how: "its newest record (no heartbeat)",
-        }))
+    Ok(newest.and_then(|micros| Timestamp::from_microsecond(i64::try_from(micros).ok()?).ok()))
 }
 
 /// Stores one gap record per cluster when whodid was down for longer than
@@ -143,15 +154,15 @@ pub(crate) fn record_gaps(
     clusters: &[&str],
     last: Option<LastAlive>,
     config: &DowntimeConfig,
-) -> anyhow::Result<()> {
-    let Some(last) = last else { return Ok(()) };
+) {
+    let Some(last) = last else { return };
     let now = Timestamp::now();
     let down_micros = now.as_microsecond() - last.at.as_microsecond();
     if down_micros <= 0
         || (down_micros as u128) <= config.gap_after.as_micros()
         || clusters.is_empty()
     {
-        return Ok(());
+        return;
     }
     let seconds = down_micros / 1_000_000;
     let records = clusters
@@ -175,14 +186,20 @@ pub(crate) fn record_gaps(
             .record(Stream::KubeAudit, cluster, "", now)
         })
         .collect();
-    journal
-        .append_wait(Stream::KubeAudit, records)
-        .context("recording whodid's downtime as a gap")?;
+    if let Err(e) = journal.append_wait(Stream::KubeAudit, records) {
+        // Not a reason to stay down (a full disk refuses appends until
+        // space returns): said loudly instead.
+        tracing::error!(from = %last.at, to = %now, error = %e, "whodid's downtime could not be recorded as a gap");
+        eprintln!(
+            "whodid: ERROR: was not running from {} to {now} ({seconds} s), and the gap record could not be stored: {e}",
+            last.at
+        );
+        return;
+    }
     tracing::warn!(from = %last.at, to = %now, seconds, "whodid was not running: gap recorded for every cluster");
     eprintln!(
         "whodid: was not running from {} to {now} ({seconds} s): gap recorded for {} clusters",
         last.at,
         clusters.len()
     );
-    Ok(())
 }

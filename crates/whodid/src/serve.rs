@@ -175,7 +175,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             data_dir::shown(&config.data)
         );
     }
-    let last_alive = downtime::last_alive(&config.data)?;
+    let last_alive = downtime::last_alive(&config.data);
     let journal = Arc::new(
         Journal::open(&config.data, journal_config)
             .with_context(|| format!("opening data directory {}", data_dir::shown(&config.data)))?,
@@ -186,16 +186,14 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         journal.verifier().vkey()
     );
     let clusters: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
-    let outcome = downtime::record_gaps(&journal, &clusters, last_alive, &config.downtime)
-        .and_then(|()| {
-            runtime.block_on(serve(
-                &config,
-                inputs,
-                listener,
-                Arc::clone(&journal),
-                signals,
-            ))
-        });
+    downtime::record_gaps(&journal, &clusters, last_alive, &config.downtime);
+    let outcome = runtime.block_on(serve(
+        &config,
+        inputs,
+        listener,
+        Arc::clone(&journal),
+        signals,
+    ));
     eprintln!("whodid: shutting down: syncing and signing final checkpoints");
     let closed = journal.close().context("closing the journal");
     if outcome.is_ok() && closed.is_ok() {

@@ -62,8 +62,12 @@ impl Inputs {
                 if token.trim().is_empty() {
                     anyhow::bail!("{field}.bearer_token_files: {} is empty", file.display());
                 }
-                auth.add_token(&token, &cluster.name)
-                    .with_context(|| format!("{field}.bearer_token_files"))?;
+                // The token's hash (`whodid token hash`), or the token itself.
+                match whodid_server::api_auth::parse_hash(token.trim()) {
+                    Some(hash) => auth.add_token_hash(hash, &cluster.name),
+                    None => auth.add_token(&token, &cluster.name),
+                }
+                .with_context(|| format!("{field}.bearer_token_files"))?;
             }
         }
         let read = |field: &str, path: &std::path::Path| {

@@ -95,7 +95,7 @@ fn downtime_gaps_while_running(server: &crate::server::Server) -> Vec<String> {
     server
         .log()
         .lines()
-        .filter(|l| l.contains("was not running"))
+        .filter(|l| l.starts_with("whodid: was not running"))
         .map(str::to_owned)
         .collect()
 }
@@ -132,4 +132,36 @@ fn every_cluster_gets_the_gap_and_a_quick_restart_stores_none() {
     let clusters: Vec<&str> = gaps.iter().map(|(c, _, _)| c.as_str()).collect();
     assert_eq!(clusters, ["staging", "prod"], "{gaps:?}");
     assert_eq!((gaps[0].1, gaps[0].2), (gaps[1].1, gaps[1].2));
+}
+
+#[test]
+fn without_a_heartbeat_the_newest_record_is_when_whodid_was_last_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    let prod = Prod::new(&dir.path().join("data"));
+    let settings = "downtime: {gap_after: 1s, heartbeat: 100ms}\n";
+    let server = prod.serve(dir.path(), settings, "");
+    let rt = crate::server::runtime();
+    let answer = prod.post(
+        &rt,
+        &server,
+        crate::util::read("k8s/webhook/batch-00011.json"),
+    );
+    assert_eq!(answer.status, 200);
+    let posted = Timestamp::now();
+    server.stop();
+    // As a data directory of a version without heartbeats.
+    std::fs::remove_file(prod.data.join("heartbeat")).unwrap();
+    past_the_budget();
+    let server = prod.serve(dir.path(), settings, "");
+    server.stop();
+    let gaps = downtime_gaps(&prod.data);
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert!(gaps[0].1 <= posted, "{gaps:?}");
+    let stored = records(&prod.data, Stream::KubeAudit);
+    let gap = stored
+        .iter()
+        .rev()
+        .find(|(e, _)| e.action == "whodid.gap")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&gap.1).contains("newest record"));
 }

@@ -118,15 +118,15 @@ fn everything_under_the_data_directory_is_the_owners_only_under_umask_022() {
 
     // Modes loosened by hand are tightened at the next start, and said so.
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(
-        data.join("tls/ca.crt"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
+    for file in ["tls/ca.crt", "keys/journal.key"] {
+        std::fs::set_permissions(data.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let server = Server::start_with(dir.path(), &yaml, &[]);
     let log = server.log();
     server.stop();
-    assert!(log.contains("2 files or directories"), "{log}");
+    assert!(log.contains("3 files or directories"), "{log}");
+    assert!(log.contains("consider them exposed"), "{log}");
+    assert!(log.contains("keys/journal.key"), "{log}");
     assert!(modes(&data).iter().all(|(_, mode)| mode & 0o077 == 0));
 }
 
@@ -158,7 +158,16 @@ fn tokens_are_stored_hashed_and_metrics_need_one_unless_opened() {
     let hash = text(&hashed.stdout).trim().to_owned();
     assert!(hash.starts_with("sha256:") && hash.len() == 71, "{hash}");
 
-    let server = prod.serve(dir.path(), "", "");
+    // A cluster's bearer token may be given by its hash only.
+    let cluster_token = "token-of-prod-0123456789abcdef";
+    let hashed_file = dir.path().join("prod.token.sha256");
+    let out = whodid(&["token", "hash"], cluster_token.as_bytes());
+    std::fs::write(&hashed_file, &out.stdout).unwrap();
+    let server = prod.serve(
+        dir.path(),
+        "",
+        &format!("    bearer_token_files: [{}]\n", hashed_file.display()),
+    );
     let stored = std::fs::read_to_string(&tokens).unwrap();
     assert!(
         !stored.contains(legacy) && !stored.contains(&ops) && !stored.contains(&prod.token),
@@ -191,6 +200,20 @@ fn tokens_are_stored_hashed_and_metrics_need_one_unless_opened() {
         assert_eq!(get(Some(token), "/api/v1/search?q=verb:get&since=1h"), 200);
     }
     assert_eq!(get(None, "/healthz"), 200);
+    let posted = rt.block_on(async {
+        let mut c = client(prod.ca.cert_pem(), None, &server.addr, Some(cluster_token))
+            .await
+            .unwrap();
+        c.post(
+            "/k8s-audit/prod",
+            read("k8s/webhook/batch-00011.json").into(),
+            &[],
+        )
+        .await
+        .unwrap()
+        .status
+    });
+    assert_eq!(posted, 200);
     server.stop();
 
     let server = prod.serve(dir.path(), "metrics: {auth: none}\n", "");

