@@ -274,7 +274,7 @@ impl Planner<'_> {
                 first_record: frames_end,
                 end_record: Some(end),
                 reason: FormatError::Payload(
-                    "the stream ends before the records a checkpoint covers: the segment was cut or a later one removed",
+                    "the segment ends before the records that follow it (the next segment's first, or a signed checkpoint's size): its end was cut, or a later segment removed",
                 ),
             });
         }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use whodid_journal::damage::{acknowledge, damage_status, DamageKind, LeafSource};
 use whodid_journal::datadir::Layout;
-use whodid_journal::format::{decode_frame_header, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
+use whodid_journal::format::{
+    decode_frame_header, FLAG_COMPACTED, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
+};
 use whodid_journal::reader::JournalReader;
 use whodid_journal::segment::Salvage;
 use whodid_journal::verify::ProblemKind;
@@ -44,7 +46,10 @@ pub(crate) fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 pub(crate) fn assert_kept(before: &BTreeMap<PathBuf, Vec<u8>>, dir: &Path) {
     let after = snapshot(dir);
     for (path, bytes) in before {
-        if path.extension().is_some_and(|e| e == "compact" || e == "tmp") {
+        if path
+            .extension()
+            .is_some_and(|e| e == "compact" || e == "tmp")
+        {
             continue; // compaction's temporary files (removed at open)
         }
         let is_segment = path.extension().is_some_and(|e| e == "seg");
@@ -56,16 +61,44 @@ pub(crate) fn assert_kept(before: &BTreeMap<PathBuf, Vec<u8>>, dir: &Path) {
                 && p.components()
                     .any(|c| c.as_os_str() == "damaged" || c.as_os_str() == "torn")
         });
+        let compacted = after
+            .get(path)
+            .is_some_and(|now| is_segment && compacted_copy(path, bytes, now));
         let sidecar_rebuilt = path.extension().is_some_and(|e| e == "leaves")
             && after
                 .get(path)
                 .is_some_and(|now| now.starts_with(bytes) || bytes.starts_with(now));
         assert!(
-            in_place || aside || sidecar_rebuilt,
+            in_place || aside || sidecar_rebuilt || compacted,
             "{} was changed or removed",
             path.display()
         );
     }
+}
+
+/// True when `now` is `before` rewritten by compaction: whole, flagged
+/// compacted, the same records.
+fn compacted_copy(path: &Path, before: &[u8], now: &[u8]) -> bool {
+    let Some(first) = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        return false;
+    };
+    let records = |bytes: &[u8]| {
+        let salvage = Salvage::scan(bytes.to_vec(), first);
+        let all: Vec<_> = salvage
+            .frames
+            .iter()
+            .flat_map(|f| salvage.records(f).unwrap_or_default())
+            .map(|r| (r.index, r.envelope, r.raw))
+            .collect();
+        (salvage.is_whole(), salvage.flags, all)
+    };
+    let (whole_before, _, old) = records(before);
+    let (whole_now, flags, new) = records(now);
+    whole_before && whole_now && flags.is_some_and(|f| f & FLAG_COMPACTED != 0) && old == new
 }
 
 /// The file kept in a `damaged/` directory whose name starts with `name`.
