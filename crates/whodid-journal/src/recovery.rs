@@ -102,6 +102,26 @@ pub(crate) fn frame_leaves(salvage: &mut Salvage) -> Vec<Vec<Hash>> {
     out
 }
 
+/// The leaf hashes of a segment's records `[first, first + count)` by
+/// position: those of its valid frames (`per_frame`, from
+/// [`frame_leaves`]); `None` where the records cannot be read.
+pub(crate) fn leaf_slots(
+    salvage: &Salvage,
+    per_frame: &[Vec<Hash>],
+    count: usize,
+) -> Vec<Option<Hash>> {
+    let mut leaves = vec![None; count];
+    for (frame, hashes) in salvage.frames.iter().zip(per_frame) {
+        let at = (frame.header.first_index - salvage.first_index) as usize;
+        for (i, h) in hashes.iter().enumerate() {
+            if let Some(slot) = leaves.get_mut(at + i) {
+                *slot = Some(*h);
+            }
+        }
+    }
+    leaves
+}
+
 struct Planner<'a> {
     stream: Stream,
     signed: &'a Signed<'a>,
@@ -238,15 +258,7 @@ impl Planner<'_> {
         let first = salvage.first_index;
         let sidecar = read_sidecar(leaves_path)?;
         let need = (end - first) as usize;
-        let mut leaves: Vec<Option<Hash>> = vec![None; need];
-        for (frame, hashes) in salvage.frames.iter().zip(per_frame) {
-            let at = (frame.header.first_index - first) as usize;
-            for (i, h) in hashes.iter().enumerate() {
-                if let Some(slot) = leaves.get_mut(at + i) {
-                    *slot = Some(*h);
-                }
-            }
-        }
+        let leaves = leaf_slots(salvage, per_frame, need);
         let disagrees = leaves
             .iter()
             .zip(&sidecar)

@@ -24,7 +24,7 @@ use crate::format::FormatError;
 use crate::leaves::read_sidecar;
 use crate::merkle::{CompactRange, Hash};
 use crate::reader::JournalReader;
-use crate::recovery::frame_leaves;
+use crate::recovery::{frame_leaves, leaf_slots};
 use crate::retention::RetentionRecord;
 use crate::segment::Salvage;
 
@@ -461,15 +461,7 @@ fn verify_stream(
             None => frames_end.max(max_signed),
         };
         let count = (end - first) as usize;
-        let mut leaves: Vec<Option<Hash>> = vec![None; count];
-        for (frame, hashes) in salvage.frames.iter().zip(&per_frame) {
-            let at = (frame.header.first_index - first) as usize;
-            for (i, h) in hashes.iter().enumerate() {
-                if let Some(slot) = leaves.get_mut(at + i) {
-                    *slot = Some(*h);
-                }
-            }
-        }
+        let leaves = leaf_slots(&salvage, &per_frame, count);
         let sidecar_path = path.with_extension("leaves");
         let sidecar = read_leaf_sidecar(&sidecar_path);
         let sidecar_name = name(&sidecar_path);
