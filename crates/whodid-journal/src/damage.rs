@@ -209,9 +209,15 @@ impl DamageRecord {
     }
 
     /// The identity of a finding: the same damage found again at the next
-    /// open is not recorded twice.
-    pub(crate) fn key(&self) -> (String, DamageKind, u64) {
-        (self.file.clone(), self.kind, self.bytes.0)
+    /// open is not recorded twice. A file moved aside is not found again,
+    /// and where it went is unique, so each move is recorded.
+    pub(crate) fn key(&self) -> (String, DamageKind, u64, String) {
+        (
+            self.file.clone(),
+            self.kind,
+            self.bytes.0,
+            self.kept.clone(),
+        )
     }
 }
 

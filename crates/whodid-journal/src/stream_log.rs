@@ -395,9 +395,8 @@ impl StreamLog {
     ) -> Result<StreamLog, JournalError> {
         let reason = format!("stream {stream} is stopped: {why}; its damage is recorded and nothing of it was changed; other streams go on; run `whodid verify` and see docs/journal.md (damage)");
         for finding in &mut findings {
-            if finding.kind == DamageKind::Checkpoint {
-                finding.kept = "in place".to_owned();
-            }
+            // Nothing is moved in a stopped stream.
+            finding.kept = "in place".to_owned();
             finding.detail.push_str(&format!("; {reason}"));
         }
         record_findings(layout, stream, &findings, key)?;
