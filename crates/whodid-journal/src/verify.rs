@@ -491,7 +491,11 @@ fn verify_stream(
             }
         }
         let last = position + 1 == segments.len();
-        let wrong_length = !last && !sidecar.is_empty() && sidecar.len() != count;
+        let wrong_length = !last
+            && !sidecar.is_empty()
+            && salvage.is_whole()
+            && frames_end == end
+            && sidecar.len() != count;
         if let Some(&i) = mismatched.first() {
             check.covered_problem(
                 (sidecar_local.clone(), None),

@@ -440,3 +440,43 @@ fn a_retention_record_with_a_damaged_signature_is_used_and_reported() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].record.kind, DamageKind::Retention);
 }
+
+#[test]
+fn a_removed_middle_segment_stops_that_stream_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 200);
+    let all = segments(dir.path());
+    std::fs::remove_file(&all[1]).unwrap();
+    std::fs::remove_file(all[1].with_extension("leaves")).unwrap();
+    let before = snapshot(dir.path());
+    let journal = Journal::open(dir.path(), small_config()).unwrap();
+    let err = journal
+        .append_wait(Stream::KubeAudit, vec![record(200)])
+        .unwrap_err();
+    assert!(err.to_string().contains("stopped"), "{err}");
+    journal.append_wait(Stream::App, vec![record(0)]).unwrap();
+    journal.close().unwrap();
+    drop(journal);
+    let after = snapshot(dir.path());
+    for (path, bytes) in &before {
+        assert_eq!(after.get(path), Some(bytes), "{} unchanged", path.display());
+    }
+    let found = notes(dir.path());
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].record.records,
+        Some((first_of(&all[1]), first_of(&all[2])))
+    );
+    let report = check(dir.path());
+    let damaged: Vec<_> = report
+        .problems
+        .iter()
+        .filter(|p| p.kind == ProblemKind::Damaged)
+        .collect();
+    assert_eq!(damaged.len(), 1, "{:?}", report.problems);
+    assert!(
+        damaged[0].detail.contains("unknown") && damaged[0].detail.contains("stopped"),
+        "{:?}",
+        damaged[0]
+    );
+}
