@@ -480,3 +480,41 @@ fn a_removed_middle_segment_stops_that_stream_and_changes_nothing() {
         damaged[0]
     );
 }
+
+#[test]
+fn retention_keeps_a_damaged_segment_until_its_damage_is_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    build_framed(dir.path(), 200);
+    let oldest = segments(dir.path())[0].clone();
+    flip(&oldest, frame_offsets(&oldest)[1] + 12);
+    let keep_two = || {
+        BTreeMap::from([(
+            Stream::KubeAudit,
+            whodid_journal::retention::RetentionPolicy {
+                max_segments: Some(2),
+                ..Default::default()
+            },
+        )])
+    };
+    let journal = Journal::open(dir.path(), config()).unwrap();
+    let outcome = journal.apply_retention(keep_two()).unwrap();
+    assert_eq!(outcome[&Stream::KubeAudit].removed, None);
+    journal.close().unwrap();
+    drop(journal);
+    assert!(oldest.exists(), "the damaged segment is kept");
+
+    acknowledge(dir.path(), Stream::KubeAudit, "alice", "restored elsewhere")
+        .unwrap()
+        .unwrap();
+    let journal = Journal::open(dir.path(), config()).unwrap();
+    let outcome = journal.apply_retention(keep_two()).unwrap();
+    assert_eq!(outcome[&Stream::KubeAudit].removed.map(|r| r.0), Some(0));
+    journal
+        .append_wait(Stream::KubeAudit, vec![record(200)])
+        .unwrap();
+    journal.close().unwrap();
+    drop(journal);
+    assert!(!oldest.exists());
+    let report = check(dir.path());
+    assert!(report.is_intact(), "{:?}", report.problems);
+}
