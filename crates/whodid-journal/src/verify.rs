@@ -17,7 +17,7 @@ use std::path::Path;
 use whodid_model::Stream;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Verifier};
-use crate::damage::{damage_status, DamageStatus};
+use crate::damage::{damage_status, utc_text, DamageStatus};
 use crate::datadir::{numbered_files, Layout};
 use crate::error::JournalError;
 use crate::format::FormatError;
@@ -228,7 +228,9 @@ impl StreamCheck<'_> {
                 kind: ProblemKind::Damaged,
                 detail: format!(
                     "damage recorded at {} (note {}), not acknowledged: {}; acknowledge with `whodid journal acknowledge-damage`",
-                    status.record.time, status.seq, status.record
+                    utc_text(status.record.time),
+                    status.seq,
+                    status.record
                 ),
             });
         }
