@@ -209,9 +209,15 @@ impl DamageRecord {
     }
 
     /// The identity of a finding: the same damage found again at the next
-    /// open is not recorded twice.
-    pub(crate) fn key(&self) -> (String, DamageKind, u64) {
-        (self.file.clone(), self.kind, self.bytes.0)
+    /// open is not recorded twice. A file moved aside is not found again,
+    /// and where it went is unique, so each move is recorded.
+    pub(crate) fn key(&self) -> (String, DamageKind, u64, String) {
+        (
+            self.file.clone(),
+            self.kind,
+            self.bytes.0,
+            self.kept.clone(),
+        )
     }
 }
 
@@ -380,6 +386,28 @@ pub fn damage_status(
     })
 }
 
+/// Seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+pub fn utc_text(secs: u64) -> String {
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -516,5 +544,12 @@ mod tests {
         };
         assert_eq!(DamageAck::parse(&ack.body()).unwrap(), ack);
         assert!(DamageAck::parse(&record.body()).is_none());
+    }
+
+    #[test]
+    fn times_read_as_utc() {
+        assert_eq!(utc_text(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_text(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_text(1_796_679_427), "2026-12-07T21:37:07Z");
     }
 }

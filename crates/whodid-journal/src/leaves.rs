@@ -15,7 +15,7 @@ use crate::datadir::Layout;
 use crate::error::JournalError;
 use crate::format::record_leaf_hash;
 use crate::merkle::{Hash, LeafHashes, ProofError};
-use crate::recovery::frame_leaves;
+use crate::recovery::{frame_leaves, leaf_slots};
 use crate::retention::RetentionRecord;
 use crate::segment::{Salvage, ScannedSegment};
 
@@ -100,15 +100,7 @@ impl StreamLeaves {
             let sidecar = read_sidecar(&sidecar_path)?;
             let mut salvage = Salvage::read(path, *segment_first)?;
             let per_frame = frame_leaves(&mut salvage);
-            let mut leaves: Vec<Option<Hash>> = vec![None; need];
-            for (frame, frame_hashes) in salvage.frames.iter().zip(&per_frame) {
-                let at = (frame.header.first_index - segment_first) as usize;
-                for (i, h) in frame_hashes.iter().enumerate() {
-                    if let Some(slot) = leaves.get_mut(at + i) {
-                        *slot = Some(*h);
-                    }
-                }
-            }
+            let leaves = leaf_slots(&salvage, &per_frame, need);
             if leaves
                 .iter()
                 .zip(&sidecar)

@@ -102,6 +102,26 @@ pub(crate) fn frame_leaves(salvage: &mut Salvage) -> Vec<Vec<Hash>> {
     out
 }
 
+/// The leaf hashes of a segment's records `[first, first + count)` by
+/// position: those of its valid frames (`per_frame`, from
+/// [`frame_leaves`]); `None` where the records cannot be read.
+pub(crate) fn leaf_slots(
+    salvage: &Salvage,
+    per_frame: &[Vec<Hash>],
+    count: usize,
+) -> Vec<Option<Hash>> {
+    let mut leaves = vec![None; count];
+    for (frame, hashes) in salvage.frames.iter().zip(per_frame) {
+        let at = (frame.header.first_index - salvage.first_index) as usize;
+        for (i, h) in hashes.iter().enumerate() {
+            if let Some(slot) = leaves.get_mut(at + i) {
+                *slot = Some(*h);
+            }
+        }
+    }
+    leaves
+}
+
 struct Planner<'a> {
     stream: Stream,
     signed: &'a Signed<'a>,
@@ -238,15 +258,7 @@ impl Planner<'_> {
         let first = salvage.first_index;
         let sidecar = read_sidecar(leaves_path)?;
         let need = (end - first) as usize;
-        let mut leaves: Vec<Option<Hash>> = vec![None; need];
-        for (frame, hashes) in salvage.frames.iter().zip(per_frame) {
-            let at = (frame.header.first_index - first) as usize;
-            for (i, h) in hashes.iter().enumerate() {
-                if let Some(slot) = leaves.get_mut(at + i) {
-                    *slot = Some(*h);
-                }
-            }
-        }
+        let leaves = leaf_slots(salvage, per_frame, need);
         let disagrees = leaves
             .iter()
             .zip(&sidecar)
@@ -274,7 +286,7 @@ impl Planner<'_> {
                 first_record: frames_end,
                 end_record: Some(end),
                 reason: FormatError::Payload(
-                    "the stream ends before the records a checkpoint covers: the segment was cut or a later one removed",
+                    "the segment ends before the records that follow it (the next segment's first, or a signed checkpoint's size): its end was cut, or a later segment removed",
                 ),
             });
         }
@@ -333,20 +345,41 @@ pub(crate) fn plan(
     let last = files.len().saturating_sub(1);
     for (position, (first, path)) in files.iter().enumerate() {
         let is_last = position == last;
-        if *first != planner.plan.range.size() {
-            return Err(JournalError::Corrupt {
+        let expected = planner.plan.range.size();
+        if *first != expected {
+            // A segment removed (or renamed) by hand: the records between
+            // are gone from the directory, and so are their leaf hashes.
+            let records = if *first > expected {
+                format!("records {expected}..{first} are missing")
+            } else {
+                format!("it starts at record {first}, but records up to {expected} came before it")
+            };
+            let detail = format!(
+                "segment does not continue the previous one ({records}: a segment was removed or renamed)"
+            );
+            planner.finding(DamageRecord {
                 stream: stream.to_string(),
-                path: path.clone(),
-                source: FormatError::Payload(
-                    "segment does not continue the previous one (missing or reordered segment): run `whodid verify`",
-                ),
+                file: file_name(path),
+                kind: DamageKind::Segment,
+                bytes: (0, 0),
+                records: (*first > expected).then_some((expected, *first)),
+                leaves: LeafSource::Unknown,
+                kept: "in place".to_owned(),
+                detail: detail.clone(),
+                time: crate::damage::now_secs(),
             });
+            planner.plan.unknown = Some(detail);
+            return Ok(planner.plan);
         }
         let mut salvage = Salvage::read(path, *first)?;
         let leaves_path = path.with_extension("leaves");
         let sidecar_len = fs::metadata(&leaves_path).map(|m| m.len() / 32).ok();
         let expected_count = salvage.frames_end() - first;
+        let short_of_next = files
+            .get(position + 1)
+            .is_some_and(|(next, _)| *next != salvage.frames_end());
         let need_records = is_last
+            || short_of_next
             || !salvage.is_whole()
             || !trust_sidecars
             || sidecar_len != Some(expected_count);
@@ -359,13 +392,22 @@ pub(crate) fn plan(
         let next_first = files.get(position + 1).map(|(f, _)| *f);
         if let Some(next) = next_first {
             if frames_end > next {
-                return Err(JournalError::Corrupt {
+                let detail = format!(
+                    "segment holds records up to {frames_end}, but the next one starts at {next} (reordered segments)"
+                );
+                planner.finding(DamageRecord {
                     stream: stream.to_string(),
-                    path: path.clone(),
-                    source: FormatError::Payload(
-                        "segment overlaps the next one (reordered segments): run `whodid verify`",
-                    ),
+                    file: file_name(path),
+                    kind: DamageKind::Segment,
+                    bytes: (0, 0),
+                    records: None,
+                    leaves: LeafSource::Unknown,
+                    kept: "in place".to_owned(),
+                    detail: detail.clone(),
+                    time: crate::damage::now_secs(),
                 });
+                planner.plan.unknown = Some(detail);
+                return Ok(planner.plan);
             }
         }
         let header_ok = salvage.flags.is_some();

@@ -7,7 +7,10 @@
 //! record is signed and written: which records, which files, when, why, and
 //! the Merkle frontier at the cut, so `verify` can still recompute every
 //! later root and reports the gap as removed by retention, not as tampering.
-//! A `LEGAL_HOLD` file in the stream's directory blocks all removal.
+//! A `LEGAL_HOLD` file in the stream's directory blocks all removal. A
+//! damaged segment (see `damage`) stops retention until its damage is
+//! acknowledged; then it is removed like any other, its leaf hashes taken
+//! from its sidecar (which the signed root confirmed at open).
 
 use std::fs;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,9 +20,11 @@ use base64::Engine;
 use whodid_model::Stream;
 
 use crate::checkpoint::{open_note, sign_note, Verifier};
+use crate::damage::{damage_status, LeafSource};
 use crate::datadir::{index_name, numbered_files, sync_dir, write_durably, Layout};
 use crate::error::JournalError;
 use crate::keys::SigningKeyPair;
+use crate::leaves::read_sidecar;
 use crate::merkle::{CompactRange, Hash};
 use crate::stream_log::StreamLog;
 
@@ -213,6 +218,30 @@ fn now_micros() -> u64 {
         .unwrap_or(0)
 }
 
+/// True when every damage record naming `segment` is acknowledged (its
+/// leaf hashes, from its sidecar, were confirmed by the signed root).
+fn acknowledged(
+    log: &StreamLog,
+    segment: &crate::stream_log::SegmentMeta,
+    key: &SigningKeyPair,
+) -> Result<bool, JournalError> {
+    let name = segment
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let damage = damage_status(&log.layout, log.stream, &key.verifier())?;
+    let about: Vec<_> = damage
+        .records
+        .iter()
+        .filter(|d| d.record.file == name)
+        .collect();
+    Ok(!about.is_empty()
+        && about
+            .iter()
+            .all(|d| d.ack.is_some() && d.record.leaves != LeafSource::Unknown))
+}
+
 /// Applies `policy` to one stream.
 pub(crate) fn apply(
     log: &mut StreamLog,
@@ -232,8 +261,9 @@ pub(crate) fn apply(
     let mut reason = None;
     let mut bytes_left = total_bytes;
     for (position, segment) in log.segments.iter().enumerate().take(sealed) {
-        if segment.end_index > covered || segment.damaged {
-            // A damaged segment is evidence: retention stops before it.
+        if segment.end_index > covered || (segment.damaged && !acknowledged(log, segment, key)?) {
+            // A damaged segment is evidence: retention stops before it
+            // until an operator has acknowledged its damage.
             break;
         }
         let remaining = log.segments.len() - position;
@@ -273,12 +303,11 @@ pub(crate) fn apply(
         _ => CompactRange::new(),
     };
     for segment in &log.segments[..remove] {
-        let bytes =
-            fs::read(&segment.leaves_path).map_err(JournalError::io(&segment.leaves_path))?;
-        for chunk in bytes.chunks_exact(32) {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(chunk);
-            range.push(h);
+        // A damaged last segment's sidecar may hold leaf hashes past its
+        // end (records no signature covered): only its records count.
+        let count = (segment.end_index - segment.first_index) as usize;
+        for leaf in read_sidecar(&segment.leaves_path)?.into_iter().take(count) {
+            range.push(leaf);
         }
     }
     if range.size() != end {

@@ -1,8 +1,10 @@
-//! Reading a segment file: its header and its frames, stopping at the first
-//! frame that is incomplete or does not check out.
-//!
-//! Used by recovery (to find a torn tail), by readers and by `verify`. A
-//! segment is at most a few tens of megabytes, so it is read whole.
+//! Reading a segment file: its header and its frames, either stopping at
+//! the first frame that is incomplete or does not check out
+//! ([`ScannedSegment`], what readers and compaction use), or going on past
+//! it to the next valid frame ([`Salvage`], what recovery and `verify` use
+//! to tell a torn tail from damage and to lose one frame per bad byte, not
+//! the rest of the segment). A segment is at most a few tens of megabytes,
+//! so it is read whole.
 
 use std::path::Path;
 
@@ -370,5 +372,84 @@ impl Salvage {
             reason,
         });
         self.damaged.sort_by_key(|d| d.start);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{encode_frame, encode_segment_header, RecordInput};
+    use whodid_model::Stream;
+
+    fn segment(first: u64, frames: u64) -> (Vec<u8>, Vec<usize>) {
+        let mut bytes = encode_segment_header(Stream::App, first, 0).to_vec();
+        let mut offsets = Vec::new();
+        for f in 0..frames {
+            offsets.push(bytes.len());
+            let records: Vec<RecordInput> = (0..3)
+                .map(|i| RecordInput {
+                    envelope: vec![],
+                    raw: format!("record {f}-{i}").into_bytes(),
+                })
+                .collect();
+            bytes.extend(encode_frame(first + f * 3, 1, &records).unwrap());
+        }
+        (bytes, offsets)
+    }
+
+    #[test]
+    fn a_bad_frame_costs_that_frame_and_the_next_is_found_again() {
+        let (mut bytes, offsets) = segment(30, 4);
+        bytes[offsets[1] + 40] ^= 1;
+        let salvage = Salvage::scan(bytes, 30);
+        let firsts: Vec<u64> = salvage
+            .frames
+            .iter()
+            .map(|f| f.header.first_index)
+            .collect();
+        assert_eq!(firsts, vec![30, 36, 39]);
+        assert_eq!(salvage.damaged.len(), 1);
+        let d = &salvage.damaged[0];
+        assert_eq!((d.start, d.end), (offsets[1], offsets[2]));
+        assert_eq!((d.first_record, d.end_record), (33, Some(36)));
+        assert_eq!(d.reason, FormatError::Checksum);
+        assert!(salvage.damaged_tail().is_none());
+    }
+
+    #[test]
+    fn a_damaged_header_keeps_the_frames_and_a_cut_tail_is_a_tail() {
+        let (mut bytes, offsets) = segment(0, 3);
+        bytes[13] ^= 1;
+        let len = bytes.len();
+        bytes.truncate(len - 5);
+        let salvage = Salvage::scan(bytes, 0);
+        assert!(salvage.flags.is_none());
+        assert_eq!(salvage.frames.len(), 2);
+        assert_eq!(salvage.frames_end(), 6);
+        assert!(salvage.damaged[0].is_header());
+        let tail = salvage.damaged_tail().expect("a damaged tail");
+        assert_eq!((tail.start, tail.end_record), (offsets[2], None));
+    }
+
+    #[test]
+    fn missing_records_are_a_zero_length_range() {
+        // Frames 0 and 2 only: the numbering jumps over frame 1's records.
+        let (whole, offsets) = segment(0, 3);
+        let mut bytes = whole[..offsets[1]].to_vec();
+        bytes.extend_from_slice(&whole[offsets[2]..]);
+        let salvage = Salvage::scan(bytes, 0);
+        assert_eq!(salvage.frames.len(), 2);
+        let d = &salvage.damaged[0];
+        assert_eq!(d.start, d.end);
+        assert_eq!((d.first_record, d.end_record), (3, Some(6)));
+    }
+
+    #[test]
+    fn garbage_is_all_damage_never_a_panic() {
+        let salvage = Salvage::scan(b"WFR1WFR1garbage".to_vec(), 7);
+        assert!(salvage.frames.is_empty());
+        assert_eq!(salvage.frames_end(), 7);
+        assert_eq!(salvage.damaged.len(), 1);
+        assert!(Salvage::scan(Vec::new(), 0).damaged[0].is_header());
     }
 }

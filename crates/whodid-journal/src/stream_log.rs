@@ -234,33 +234,24 @@ impl StreamLog {
         let (start, retention_end) = match retained(layout, stream, &verifier)? {
             Retained::None => (CompactRange::new(), 0),
             Retained::Record(record) => (record.frontier_range()?, record.end),
-            Retained::Damaged(Some(record), finding) => match record.frontier_range() {
-                Ok(range) => {
-                    early.push(finding);
-                    (range, record.end)
+            Retained::Damaged(record, finding) => {
+                match record.map(|r| (r.frontier_range(), r.end)) {
+                    Some((Ok(range), end)) => {
+                        early.push(finding);
+                        (range, end)
+                    }
+                    _ => {
+                        return StreamLog::stopped(
+                            layout,
+                            stream,
+                            origin,
+                            segment_max_bytes,
+                            key,
+                            vec![finding],
+                            "its latest retention record is damaged".to_owned(),
+                        );
+                    }
                 }
-                Err(_) => {
-                    return StreamLog::stopped(
-                        layout,
-                        stream,
-                        origin,
-                        segment_max_bytes,
-                        key,
-                        vec![finding],
-                        "its latest retention record is damaged".to_owned(),
-                    );
-                }
-            },
-            Retained::Damaged(None, finding) => {
-                return StreamLog::stopped(
-                    layout,
-                    stream,
-                    origin,
-                    segment_max_bytes,
-                    key,
-                    vec![finding],
-                    "its latest retention record is damaged".to_owned(),
-                );
             }
         };
         let found = checkpoints(layout, stream, &verifier)?;
@@ -404,9 +395,8 @@ impl StreamLog {
     ) -> Result<StreamLog, JournalError> {
         let reason = format!("stream {stream} is stopped: {why}; its damage is recorded and nothing of it was changed; other streams go on; run `whodid verify` and see docs/journal.md (damage)");
         for finding in &mut findings {
-            if finding.kind == DamageKind::Checkpoint {
-                finding.kept = "in place".to_owned();
-            }
+            // Nothing is moved in a stopped stream.
+            finding.kept = "in place".to_owned();
             finding.detail.push_str(&format!("; {reason}"));
         }
         record_findings(layout, stream, &findings, key)?;

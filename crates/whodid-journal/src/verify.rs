@@ -17,14 +17,14 @@ use std::path::Path;
 use whodid_model::Stream;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Verifier};
-use crate::damage::{damage_status, DamageStatus};
+use crate::damage::{damage_status, utc_text, DamageStatus};
 use crate::datadir::{numbered_files, Layout};
 use crate::error::JournalError;
 use crate::format::FormatError;
 use crate::leaves::read_sidecar;
 use crate::merkle::{CompactRange, Hash};
 use crate::reader::JournalReader;
-use crate::recovery::frame_leaves;
+use crate::recovery::{frame_leaves, leaf_slots};
 use crate::retention::RetentionRecord;
 use crate::segment::Salvage;
 
@@ -228,7 +228,9 @@ impl StreamCheck<'_> {
                 kind: ProblemKind::Damaged,
                 detail: format!(
                     "damage recorded at {} (note {}), not acknowledged: {}; acknowledge with `whodid journal acknowledge-damage`",
-                    status.record.time, status.seq, status.record
+                    utc_text(status.record.time),
+                    status.seq,
+                    status.record
                 ),
             });
         }
@@ -461,15 +463,7 @@ fn verify_stream(
             None => frames_end.max(max_signed),
         };
         let count = (end - first) as usize;
-        let mut leaves: Vec<Option<Hash>> = vec![None; count];
-        for (frame, hashes) in salvage.frames.iter().zip(&per_frame) {
-            let at = (frame.header.first_index - first) as usize;
-            for (i, h) in hashes.iter().enumerate() {
-                if let Some(slot) = leaves.get_mut(at + i) {
-                    *slot = Some(*h);
-                }
-            }
-        }
+        let leaves = leaf_slots(&salvage, &per_frame, count);
         let sidecar_path = path.with_extension("leaves");
         let sidecar = read_leaf_sidecar(&sidecar_path);
         let sidecar_name = name(&sidecar_path);
@@ -499,7 +493,11 @@ fn verify_stream(
             }
         }
         let last = position + 1 == segments.len();
-        let wrong_length = !last && !sidecar.is_empty() && sidecar.len() != count;
+        let wrong_length = !last
+            && !sidecar.is_empty()
+            && salvage.is_whole()
+            && frames_end == end
+            && sidecar.len() != count;
         if let Some(&i) = mismatched.first() {
             check.covered_problem(
                 (sidecar_local.clone(), None),

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use whodid_journal::checkpoint::Verifier;
+use whodid_journal::damage::utc_text;
 use whodid_journal::keys::load_verifier;
 use whodid_journal::verify::verify;
 
@@ -49,12 +50,6 @@ pub(crate) fn verifier_from(
     }
 }
 
-/// Seconds since the Unix epoch as RFC 3339 (UTC).
-fn time_text(secs: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
-        .to_string()
-}
-
 pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let verifier = verifier_from(args.key.as_deref(), Some(&args.data))?;
     let report = verify(&args.data, &verifier)
@@ -73,12 +68,12 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         for damage in &s.damage {
             if let Some(ack) = &damage.ack {
                 println!(
-                    "{stream}: acknowledged damage (note {}): {}; acknowledged by {} at {} ({}): {}",
+                    "{stream}: acknowledged damage (note {}, recorded {}): {}; acknowledged by {} at {}: {}",
                     damage.seq,
+                    utc_text(damage.record.time),
                     damage.record,
                     ack.by,
-                    ack.time,
-                    time_text(ack.time),
+                    utc_text(ack.time),
                     ack.reason
                 );
             }

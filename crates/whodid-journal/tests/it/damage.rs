@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use whodid_journal::damage::{acknowledge, damage_status, DamageKind, LeafSource};
 use whodid_journal::datadir::Layout;
-use whodid_journal::format::{decode_frame_header, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
+use whodid_journal::format::{
+    decode_frame_header, FLAG_COMPACTED, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
+};
 use whodid_journal::reader::JournalReader;
 use whodid_journal::segment::Salvage;
 use whodid_journal::verify::ProblemKind;
@@ -44,7 +46,10 @@ pub(crate) fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 pub(crate) fn assert_kept(before: &BTreeMap<PathBuf, Vec<u8>>, dir: &Path) {
     let after = snapshot(dir);
     for (path, bytes) in before {
-        if path.extension().is_some_and(|e| e == "compact" || e == "tmp") {
+        if path
+            .extension()
+            .is_some_and(|e| e == "compact" || e == "tmp")
+        {
             continue; // compaction's temporary files (removed at open)
         }
         let is_segment = path.extension().is_some_and(|e| e == "seg");
@@ -56,16 +61,44 @@ pub(crate) fn assert_kept(before: &BTreeMap<PathBuf, Vec<u8>>, dir: &Path) {
                 && p.components()
                     .any(|c| c.as_os_str() == "damaged" || c.as_os_str() == "torn")
         });
+        let compacted = after
+            .get(path)
+            .is_some_and(|now| is_segment && compacted_copy(path, bytes, now));
         let sidecar_rebuilt = path.extension().is_some_and(|e| e == "leaves")
             && after
                 .get(path)
                 .is_some_and(|now| now.starts_with(bytes) || bytes.starts_with(now));
         assert!(
-            in_place || aside || sidecar_rebuilt,
+            in_place || aside || sidecar_rebuilt || compacted,
             "{} was changed or removed",
             path.display()
         );
     }
+}
+
+/// True when `now` is `before` rewritten by compaction: whole, flagged
+/// compacted, the same records.
+fn compacted_copy(path: &Path, before: &[u8], now: &[u8]) -> bool {
+    let Some(first) = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        return false;
+    };
+    let records = |bytes: &[u8]| {
+        let salvage = Salvage::scan(bytes.to_vec(), first);
+        let all: Vec<_> = salvage
+            .frames
+            .iter()
+            .flat_map(|f| salvage.records(f).unwrap_or_default())
+            .map(|r| (r.index, r.envelope, r.raw))
+            .collect();
+        (salvage.is_whole(), salvage.flags, all)
+    };
+    let (whole_before, _, old) = records(before);
+    let (whole_now, flags, new) = records(now);
+    whole_before && whole_now && flags.is_some_and(|f| f & FLAG_COMPACTED != 0) && old == new
 }
 
 /// The file kept in a `damaged/` directory whose name starts with `name`.
@@ -406,4 +439,82 @@ fn a_retention_record_with_a_damaged_signature_is_used_and_reported() {
     let found = notes(dir.path());
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].record.kind, DamageKind::Retention);
+}
+
+#[test]
+fn a_removed_middle_segment_stops_that_stream_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 200);
+    let all = segments(dir.path());
+    std::fs::remove_file(&all[1]).unwrap();
+    std::fs::remove_file(all[1].with_extension("leaves")).unwrap();
+    let before = snapshot(dir.path());
+    let journal = Journal::open(dir.path(), small_config()).unwrap();
+    let err = journal
+        .append_wait(Stream::KubeAudit, vec![record(200)])
+        .unwrap_err();
+    assert!(err.to_string().contains("stopped"), "{err}");
+    journal.append_wait(Stream::App, vec![record(0)]).unwrap();
+    journal.close().unwrap();
+    drop(journal);
+    let after = snapshot(dir.path());
+    for (path, bytes) in &before {
+        assert_eq!(after.get(path), Some(bytes), "{} unchanged", path.display());
+    }
+    let found = notes(dir.path());
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].record.records,
+        Some((first_of(&all[1]), first_of(&all[2])))
+    );
+    let report = check(dir.path());
+    let damaged: Vec<_> = report
+        .problems
+        .iter()
+        .filter(|p| p.kind == ProblemKind::Damaged)
+        .collect();
+    assert_eq!(damaged.len(), 1, "{:?}", report.problems);
+    assert!(
+        damaged[0].detail.contains("unknown") && damaged[0].detail.contains("stopped"),
+        "{:?}",
+        damaged[0]
+    );
+}
+
+#[test]
+fn retention_keeps_a_damaged_segment_until_its_damage_is_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    build_framed(dir.path(), 200);
+    let oldest = segments(dir.path())[0].clone();
+    flip(&oldest, frame_offsets(&oldest)[1] + 12);
+    let keep_two = || {
+        BTreeMap::from([(
+            Stream::KubeAudit,
+            whodid_journal::retention::RetentionPolicy {
+                max_segments: Some(2),
+                ..Default::default()
+            },
+        )])
+    };
+    let journal = Journal::open(dir.path(), config()).unwrap();
+    let outcome = journal.apply_retention(keep_two()).unwrap();
+    assert_eq!(outcome[&Stream::KubeAudit].removed, None);
+    journal.close().unwrap();
+    drop(journal);
+    assert!(oldest.try_exists().unwrap(), "the damaged segment is kept");
+
+    acknowledge(dir.path(), Stream::KubeAudit, "alice", "restored elsewhere")
+        .unwrap()
+        .unwrap();
+    let journal = Journal::open(dir.path(), config()).unwrap();
+    let outcome = journal.apply_retention(keep_two()).unwrap();
+    assert_eq!(outcome[&Stream::KubeAudit].removed.map(|r| r.0), Some(0));
+    journal
+        .append_wait(Stream::KubeAudit, vec![record(200)])
+        .unwrap();
+    journal.close().unwrap();
+    drop(journal);
+    assert!(!oldest.try_exists().unwrap());
+    let report = check(dir.path());
+    assert!(report.is_intact(), "{:?}", report.problems);
 }

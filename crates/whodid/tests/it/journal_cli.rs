@@ -174,3 +174,65 @@ fn serve_creates_the_key_and_shuts_down_cleanly_on_sigterm() {
     );
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn a_flipped_sidecar_byte_fails_verify_and_prove_still_prints_a_proof_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    journal_with_records(dir.path(), 130);
+    let data = dir.path().to_str().unwrap();
+    let mut segments: Vec<_> = std::fs::read_dir(dir.path().join("journal/kubeaudit"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "leaves"))
+        .collect();
+    segments.sort();
+    let sidecar = &segments[0];
+    let mut bytes = std::fs::read(sidecar).unwrap();
+    bytes[33] ^= 1; // the second record's leaf hash
+    std::fs::write(sidecar, &bytes).unwrap();
+
+    let out = whodid(&["verify", "--data", data], b"");
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("sidecar mismatch") && report.contains("record 1:"),
+        "{report}"
+    );
+
+    let key = whodid(&["key", "show", "--data", data], b"");
+    let vkey = text(&key.stdout).trim().to_owned();
+    // Record 0's audit path starts with record 1's leaf hash.
+    let proof = whodid(
+        &["prove", "inclusion", "kubeaudit", "0", "--data", data],
+        b"",
+    );
+    assert!(proof.status.success(), "{}", text(&proof.stderr));
+    assert!(
+        text(&proof.stderr).contains("disagrees with its segment's records"),
+        "{}",
+        text(&proof.stderr)
+    );
+    let checked = whodid(&["verify-proof", "-", "--key", &vkey], &proof.stdout);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stdout));
+    let consistency = whodid(
+        &[
+            "prove",
+            "consistency",
+            "kubeaudit",
+            "40",
+            "130",
+            "--data",
+            data,
+        ],
+        b"",
+    );
+    assert!(
+        consistency.status.success(),
+        "{}",
+        text(&consistency.stderr)
+    );
+    let checked = whodid(&["verify-proof", "-", "--key", &vkey], &consistency.stdout);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stdout));
+    // prove reads only: the sidecar is as it was (the writer rebuilds it).
+    assert_eq!(std::fs::read(sidecar).unwrap(), bytes);
+}

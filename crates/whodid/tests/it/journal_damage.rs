@@ -15,6 +15,7 @@ use whodid_journal::format::{
 };
 use whodid_journal::reader::JournalReader;
 use whodid_journal::retention::RetentionPolicy;
+use whodid_journal::segment::Salvage;
 use whodid_journal::{Journal, JournalConfig};
 use whodid_model::Stream;
 
@@ -135,7 +136,10 @@ fn snapshot(data: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 dirs.push(path);
-            } else if !path.extension().is_some_and(|e| e == "compact" || e == "tmp") {
+            } else if !path
+                .extension()
+                .is_some_and(|e| e == "compact" || e == "tmp")
+            {
                 let bytes = std::fs::read(&path).unwrap();
                 out.insert(path.strip_prefix(data).unwrap().to_owned(), bytes);
             }
@@ -154,19 +158,47 @@ fn assert_kept(before: &BTreeMap<PathBuf, Vec<u8>>, data: &Path, when: &str) {
             now == bytes || (path.extension().is_some_and(|e| e == "seg") && now.starts_with(bytes))
         };
         let aside = || {
-            after.iter().any(|(p, b)| {
-                b == bytes
-                    && p.iter()
-                        .any(|c| c == "damaged" || c == "torn")
-            })
+            after
+                .iter()
+                .any(|(p, b)| b == bytes && p.iter().any(|c| c == "damaged" || c == "torn"))
         };
         let rebuilt = path.extension().is_some_and(|e| e == "leaves") && after.contains_key(path);
+        let compacted = || {
+            after
+                .get(path)
+                .is_some_and(|now| compacted_copy(path, bytes, now))
+        };
         assert!(
-            after.get(path).is_some_and(grown) || aside() || rebuilt,
+            after.get(path).is_some_and(grown) || aside() || rebuilt || compacted(),
             "{when}: {} was changed or removed",
             path.display()
         );
     }
+}
+
+/// True when `now` is `before` rewritten by compaction: whole, flagged
+/// compacted, the same records.
+fn compacted_copy(path: &Path, before: &[u8], now: &[u8]) -> bool {
+    let Some(first) = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        return false;
+    };
+    let records = |bytes: &[u8]| {
+        let salvage = Salvage::scan(bytes.to_vec(), first);
+        let all: Vec<_> = salvage
+            .frames
+            .iter()
+            .flat_map(|f| salvage.records(f).unwrap_or_default())
+            .map(|r| (r.index, r.envelope, r.raw))
+            .collect();
+        (salvage.is_whole(), salvage.flags, all)
+    };
+    let (whole_before, _, old) = records(before);
+    let (whole_now, flags, new) = records(now);
+    whole_before && whole_now && flags.is_some_and(|f| f & FLAG_COMPACTED != 0) && old == new
 }
 
 fn flip(path: &Path, at: usize) {
@@ -245,7 +277,10 @@ fn case(damage: impl FnOnce(&Path) -> PathBuf, names: &[&str]) {
         .unwrap()
         .latest_checkpoint_size(Stream::AuthLog)
         .unwrap();
-    assert!(end > signed, "new events stored and signed ({signed} → {end})");
+    assert!(
+        end > signed,
+        "new events stored and signed ({signed} → {end})"
+    );
 
     let data_arg = data.to_str().unwrap();
     let out = whodid(&["verify", "--data", data_arg], b"");
@@ -276,7 +311,9 @@ fn case(damage: impl FnOnce(&Path) -> PathBuf, names: &[&str]) {
     let report = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert!(
-        report.contains("acknowledged damage") && report.contains("by alice") && report.contains("disk replaced"),
+        report.contains("acknowledged damage")
+            && report.contains("by alice")
+            && report.contains("disk replaced"),
         "{report}"
     );
 }
@@ -291,7 +328,11 @@ fn sealed(data: &Path, want_compacted: bool) -> PathBuf {
     all[..all.len() - 1]
         .iter()
         .find(|p| compacted(p) == want_compacted && frame_offsets(p).len() >= 2)
-        .or_else(|| all[..all.len() - 1].iter().find(|p| compacted(p) == want_compacted))
+        .or_else(|| {
+            all[..all.len() - 1]
+                .iter()
+                .find(|p| compacted(p) == want_compacted)
+        })
         .cloned()
         .expect("such a segment")
 }
