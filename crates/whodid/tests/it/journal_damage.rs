@@ -31,6 +31,7 @@ fn real_records() -> Vec<RecordInput> {
     let out = whodid(
         &[
             "ingest",
+            "--init",
             "--stream",
             "authlog",
             "--data",
