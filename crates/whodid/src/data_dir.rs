@@ -44,7 +44,9 @@ pub(crate) fn ready(data: &Path, init: bool) -> anyhow::Result<Found> {
         Err(e) => return Err(anyhow::Error::new(e).context(format!("data directory {shown}"))),
     };
     let loosened = tighten(data).with_context(|| format!("restricting modes in {shown}"))?;
-    if !loosened.is_empty() {
+    // A directory made just now (an empty one given to `--init` included)
+    // had nothing in it to expose: tightening it is not news.
+    if found == Found::Existing && !loosened.is_empty() {
         let first: Vec<String> = loosened
             .iter()
             .take(5)

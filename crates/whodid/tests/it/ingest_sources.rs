@@ -31,7 +31,10 @@ pub(crate) fn stored(data: &Path, stream: Stream) -> Vec<(Envelope, String)> {
 }
 
 fn ingest(data: &Path, args: &[&str]) -> String {
-    let mut all = vec!["ingest", "--init", "--data", data.to_str().unwrap()];
+    if !data.join("WHODID").exists() {
+        crate::util::init_data(data);
+    }
+    let mut all = vec!["ingest", "--data", data.to_str().unwrap()];
     all.extend_from_slice(args);
     let out = whodid(&all, b"");
     assert!(
@@ -252,9 +255,9 @@ fn bad_lines_in_a_real_auth_log_are_reported_with_file_and_line() {
     let path = dir.path().join("auth.log");
     std::fs::write(&path, lines.join(&b'\n')).unwrap();
     let data = dir.path().join("data");
+    crate::util::init_data(&data);
     let args = [
         "ingest",
-        "--init",
         "--data",
         data.to_str().unwrap(),
         "--stream",
