@@ -123,7 +123,14 @@ impl SigningKeyPair {
         };
         let private_exists = private.try_exists().map_err(io(&private))?;
         if private_exists {
-            return SigningKeyPair::load_existing(dir);
+            let key = SigningKeyPair::load_existing(dir)?;
+            // A crash between writing the private key and the public one
+            // (both are written at creation, private first): the public
+            // key is derived, so it is written again rather than refused.
+            if !public.try_exists().map_err(io(&public))? {
+                write_atomically(&public, format!("{}\n", key.vkey()).as_bytes(), 0o600)?;
+            }
+            return Ok(key);
         }
         if public.try_exists().map_err(io(&public))? {
             return Err(KeyError::MissingPrivate {
@@ -237,6 +244,16 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+        let again = SigningKeyPair::load_or_create(dir.path(), "whodid-journal").unwrap();
+        assert_eq!(key.vkey(), again.vkey());
+        assert_eq!(load_verifier(dir.path()).unwrap(), key.verifier());
+    }
+
+    #[test]
+    fn a_public_key_lost_to_a_crash_at_creation_is_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKeyPair::load_or_create(dir.path(), "whodid-journal").unwrap();
+        fs::remove_file(dir.path().join(PUBLIC_KEY_FILE)).unwrap();
         let again = SigningKeyPair::load_or_create(dir.path(), "whodid-journal").unwrap();
         assert_eq!(key.vkey(), again.vkey());
         assert_eq!(load_verifier(dir.path()).unwrap(), key.verifier());
