@@ -23,8 +23,8 @@
 //!   (by kind, or for requests on `serviceaccounts/token` and
 //!   `tokenreviews`);
 //! - bearer tokens anywhere in the event: JWTs (`eyJ….eyJ….…`) and the word
-//!   after `Bearer ` in any string value, annotations and `requestURI`
-//!   included.
+//!   after `Bearer ` in any string value, annotations, `requestURI` and
+//!   the response status included.
 //!
 //! Bytes that are not an audit event (an invalid record) are redacted the
 //! same way when they are JSON (an audit event inside them is scoped by its
@@ -82,6 +82,15 @@ pub fn redact_event(event: &mut Event, key: &RedactionKey) -> Vec<String> {
         r.body(body, "responseObject", scope);
     }
     r.bearer(&mut event.request_uri, "requestURI");
+    // An error message can echo what was sent (an admission webhook's).
+    if let Some(status) = event.response_status.as_mut() {
+        if let Some(message) = status.message.as_mut() {
+            r.bearer(message, "responseStatus.message");
+        }
+        for (name, value) in status.extra.iter_mut() {
+            r.body(value, &format!("responseStatus.{name}"), Scope::default());
+        }
+    }
     if let Some(annotations) = event.annotations.as_mut() {
         for (name, value) in annotations.iter_mut() {
             r.bearer(value, &format!("annotations.{name}"));
@@ -199,6 +208,23 @@ mod tests {
         assert!(!text.contains("c2lnbmF0dXJl"), "{text}");
         assert!(paths.contains(&"responseObject.status.token".to_owned()));
         assert!(paths.contains(&"annotations.note".to_owned()));
+    }
+
+    #[test]
+    fn bearer_tokens_in_an_error_message_go_too() {
+        let mut json = base("configmaps");
+        json["responseStatus"] = serde_json::json!({"code": 403, "message": format!("denied: token {JWT}"),
+            "details": {"causes": [{"message": format!("Bearer {JWT}")}]}});
+        let mut e = event(json);
+        let paths = redact_event(&mut e, &key());
+        assert!(!serde_json::to_string(&e).unwrap().contains("c2lnbmF0dXJl"));
+        assert_eq!(
+            paths,
+            [
+                "responseStatus.message",
+                "responseStatus.details.causes[0].message"
+            ]
+        );
     }
 
     #[test]
