@@ -13,8 +13,14 @@ use crate::util::{read, text, whodid};
 
 /// A data directory with the capture (kubeaudit) and auth.log (authlog).
 fn data_dir() -> tempfile::TempDir {
+    data_dir_with(JournalConfig::default(), usize::MAX)
+}
+
+/// [`data_dir`] with a journal configuration, the capture appended
+/// `per_append` records at a time.
+pub(crate) fn data_dir_with(config: JournalConfig, per_append: usize) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    let journal = Journal::open(tmp.path(), JournalConfig::default()).unwrap();
+    let journal = Journal::open(tmp.path(), config).unwrap();
     let capture = read("k8s/capture-audit.log.gz");
     let mut kube = Vec::new();
     whodid_model::k8s::read_log(
@@ -28,7 +34,11 @@ fn data_dir() -> tempfile::TempDir {
         },
         |e| panic!("{e}"),
     );
-    journal.append_wait(Stream::KubeAudit, kube).unwrap();
+    for batch in kube.chunks(per_append) {
+        journal
+            .append_wait(Stream::KubeAudit, batch.to_vec())
+            .unwrap();
+    }
     let mut registry = KeyRegistry::new();
     registry.add_yaml(&text(&read("ssh/keys.yaml"))).unwrap();
     let auth = parse_auth_log(
@@ -49,7 +59,7 @@ fn data_dir() -> tempfile::TempDir {
     tmp
 }
 
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let mut all: Vec<&str> = args.to_vec();
     let data = dir.to_str().unwrap();
     all.extend(["--data", data]);
