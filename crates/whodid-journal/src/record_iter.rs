@@ -526,3 +526,7 @@ impl Iterator for RecordIter {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

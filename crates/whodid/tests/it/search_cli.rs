@@ -322,3 +322,28 @@ fn search_aggregates_top_values_distinct_and_histograms() {
         "kubeaudit and authlog events of the capture day: {total}"
     );
 }
+
+#[test]
+fn too_expensive_queries_are_refused_with_a_message() {
+    let dir = data_dir();
+    let wildcards = (0..17)
+        .map(|i| format!("*x{i}*"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let cases = [
+        // tantivy's "Compiled regex exceeds size limit of 1000 states" before.
+        (format!("*{}*", "é".repeat(250)), "automaton"),
+        (vec!["ab"; 40].join("*"), "`*`"),
+        (wildcards, "wildcard values"),
+    ];
+    for (query, word) in cases {
+        let (code, out, err) = run(dir.path(), &["search", &query, "--since", "100000d"]);
+        assert_eq!(code, 2, "{err}");
+        assert!(out.is_empty(), "{out}");
+        assert!(err.contains("too expensive") && err.contains(word), "{err}");
+        assert!(!err.contains("RegexQueryError"), "{err}");
+        let (code, _, err) = run(dir.path(), &["who", "alice@example.com", "-q", &query]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("too expensive"), "{err}");
+    }
+}
