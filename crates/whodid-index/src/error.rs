@@ -44,6 +44,17 @@ pub enum IndexError {
         /// The pid written in the lock file, when readable.
         pid: Option<String>,
     },
+    /// The index state file was written by another index format version:
+    /// every day index is rebuilt, none is trusted.
+    #[error("{}: index format version {found}, this build's is {expected}", path.display())]
+    StateVersion {
+        /// The state file.
+        path: PathBuf,
+        /// The version it names.
+        found: u32,
+        /// This build's.
+        expected: u32,
+    },
     /// The index state file is not what this build writes.
     #[error("{}: not an index state file: {what}", path.display())]
     BadState {

@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 
 use tantivy::query::RangeQuery;
 use tantivy::Term;
-use whodid_journal::reader::{JournalReader, RecordIter};
+use whodid_journal::format::StoredRecord;
+use whodid_journal::reader::{Entry, JournalReader, RecordIter};
 use whodid_model::Stream;
 
+use crate::checked::Checked;
 use crate::config::IndexConfig;
 use crate::day_writer::{open_existing, DayWriter};
 use crate::document::prepare;
@@ -23,7 +25,7 @@ use crate::error::IndexError;
 use crate::layout::{Day, IndexLayout};
 use crate::lock::IndexLock;
 use crate::schema::IndexSchema;
-use crate::state::{IndexState, StreamState};
+use crate::state::{IndexState, StreamState, UnreadableRange};
 
 /// How far the index is behind the journal, per stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,6 +62,30 @@ pub enum Repair {
         /// The stream.
         stream: Stream,
     },
+    /// Day indexes that were not whole were rebuilt from the journal (the
+    /// stream's other days were kept).
+    RebuiltDays {
+        /// The stream.
+        stream: Stream,
+        /// Which days, and why.
+        reason: String,
+    },
+}
+
+/// The state as the day indexes' last commits left it (when `state.json`
+/// is lost or damaged); what does not add up is then rebuilt by the checks.
+fn recover_state(layout: &IndexLayout, schema: &IndexSchema) -> Result<IndexState, IndexError> {
+    let mut state = IndexState::default();
+    for (stream, day) in layout.days()? {
+        let path = layout.day_dir(stream, day);
+        let Ok(index) = open_existing(&path, schema) else {
+            continue;
+        };
+        if let Some(payload) = index.load_metas().ok().and_then(|m| m.payload) {
+            state.recover_from_payload(stream, &payload);
+        }
+    }
+    Ok(state)
 }
 
 /// The one writer of a data directory's index.
@@ -87,18 +113,30 @@ impl Indexer {
         let journal = JournalReader::open(data)?;
         let layout = IndexLayout::new(data);
         let lock = IndexLock::acquire(&layout.lock_file())?;
+        let schema = IndexSchema::build();
+        let mut recovered = false;
         let state = match IndexState::load(&layout.state_file()) {
+            Ok(state) if state == IndexState::default() && !layout.days()?.is_empty() => {
+                tracing::warn!("index state missing: recovering it from the day indexes' commits");
+                recovered = true;
+                recover_state(&layout, &schema)?
+            }
             Ok(state) => state,
-            Err(error) => {
-                tracing::warn!(%error, "index state unreadable: rebuilding every stream");
+            Err(error @ IndexError::StateVersion { .. }) => {
+                tracing::warn!(%error, "index of another format version: rebuilding every stream");
                 IndexState::default()
+            }
+            Err(error) => {
+                tracing::warn!(%error, "index state unreadable: recovering it from the day indexes' commits");
+                recovered = true;
+                recover_state(&layout, &schema)?
             }
         };
         let mut indexer = Indexer {
             layout,
             _lock: lock,
             journal,
-            schema: IndexSchema::build(),
+            schema,
             config,
             committed: state.clone(),
             pending: state,
@@ -109,6 +147,9 @@ impl Indexer {
         };
         for stream in Stream::ALL {
             indexer.check_stream(stream)?;
+        }
+        if recovered {
+            indexer.save_state()?;
         }
         Ok(indexer)
     }
@@ -147,17 +188,48 @@ impl Indexer {
             .collect())
     }
 
-    /// Live documents of a stream, or why they cannot be counted.
-    fn count_docs(&self, stream: Stream) -> Result<u64, String> {
+    /// Live documents of a stream's whole day indexes, and the day indexes
+    /// that are not whole (do not open, or files fail their checksums).
+    fn count_docs(&self, stream: Stream) -> Result<(u64, Vec<(Day, String)>), IndexError> {
         let mut total = 0;
-        for (_, path) in self.day_dirs(stream).map_err(|e| e.to_string())? {
-            let index = open_existing(&path, &self.schema).map_err(|e| e.to_string())?;
-            let reader = index
-                .reader()
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            total += reader.searcher().num_docs();
+        let mut bad = Vec::new();
+        let mut checked = Checked::load(&self.layout);
+        for (day, path) in self.day_dirs(stream)? {
+            match checked.count(&path, &self.schema) {
+                Ok(count) => total += count,
+                Err(reason) => bad.push((day, reason)),
+            }
         }
-        Ok(total)
+        checked.save(&self.layout);
+        Ok((total, bad))
+    }
+
+    /// Deletes the day indexes `days` of a stream and indexes their records
+    /// again from the journal (only theirs: the other days are kept).
+    fn rebuild_days(&mut self, stream: Stream, days: &[(Day, String)]) -> Result<(), IndexError> {
+        let wanted: Vec<Day> = days.iter().map(|(d, _)| *d).collect();
+        for (day, reason) in days {
+            tracing::warn!(%stream, day = %day.label(), %reason, "day index not whole: rebuilding it from the journal");
+            self.writers.remove(&(stream, *day));
+            let path = self.layout.day_dir(stream, *day);
+            std::fs::remove_dir_all(&path).map_err(IndexError::io(&path))?;
+        }
+        let state = self.committed.get(stream);
+        let mut iter = self.journal.iter_from(stream, state.first)?;
+        while let Some(entry) = iter.next_entry() {
+            let record = match entry? {
+                Entry::Record(record) => record,
+                Entry::Damaged(damage) => {
+                    tracing::error!(%damage, "journal damaged while rebuilding a day index");
+                    continue;
+                }
+            };
+            if record.index >= state.next {
+                break;
+            }
+            self.index_record(stream, &record, Some(&wanted))?;
+        }
+        self.commit()
     }
 
     fn check_stream(&mut self, stream: Stream) -> Result<(), IndexError> {
@@ -177,36 +249,41 @@ impl Indexer {
             }
             return Ok(());
         }
-        let expected = state.next - state.first;
-        match self.count_docs(stream) {
-            Err(reason) => return self.rebuild(stream, reason),
-            Ok(count) if count == expected => {}
-            Ok(count) if count > expected => {
-                // A crash after a day index committed and before the state did.
-                self.delete_range(stream, Bound::Unbounded, Bound::Excluded(state.first), None)?;
-                self.delete_range(stream, Bound::Included(state.next), Bound::Unbounded, None)?;
-                self.commit()?;
-                match self.count_docs(stream) {
-                    Ok(count) if count == expected => {
-                        self.repairs.push(Repair::Trimmed { stream });
-                    }
-                    Ok(count) => {
-                        let reason = format!(
-                            "{count} documents for the {expected} records [{}, {})",
-                            state.first, state.next
-                        );
-                        return self.rebuild(stream, reason);
-                    }
-                    Err(reason) => return self.rebuild(stream, reason),
-                }
-            }
-            Ok(count) => {
-                let reason = format!(
-                    "{count} documents for the {expected} records [{}, {})",
-                    state.first, state.next
-                );
+        let expected = self.committed.indexed_records(stream);
+        let (mut count, bad) = self.count_docs(stream)?;
+        if !bad.is_empty() {
+            self.rebuild_days(stream, &bad)?;
+            let (now, still) = self.count_docs(stream)?;
+            if let Some((day, reason)) = still.first() {
+                let reason = format!("{}: {reason}", day.label());
                 return self.rebuild(stream, reason);
             }
+            let days: Vec<String> = bad
+                .iter()
+                .map(|(d, why)| format!("{}: {why}", d.label()))
+                .collect();
+            self.repairs.push(Repair::RebuiltDays {
+                stream,
+                reason: days.join("; "),
+            });
+            count = now;
+        }
+        if count > expected {
+            // A crash after a day index committed and before the state did.
+            self.delete_range(stream, Bound::Unbounded, Bound::Excluded(state.first), None)?;
+            self.delete_range(stream, Bound::Included(state.next), Bound::Unbounded, None)?;
+            self.commit()?;
+            count = self.count_docs(stream)?.0;
+            if count == expected {
+                self.repairs.push(Repair::Trimmed { stream });
+            }
+        }
+        if count != expected {
+            let reason = format!(
+                "{count} documents for the {expected} records [{}, {})",
+                state.first, state.next
+            );
+            return self.rebuild(stream, reason);
         }
         if first > state.first {
             self.follow_retention(stream, first)?;
@@ -229,8 +306,10 @@ impl Indexer {
         }
         let (first, _) = self.journal.bounds(stream)?;
         let state = StreamState { first, next: first };
-        self.committed.streams.insert(stream, state);
-        self.pending.streams.insert(stream, state);
+        for all in [&mut self.committed, &mut self.pending] {
+            all.streams.insert(stream, state);
+            all.unreadable.remove(&stream);
+        }
         self.save_state()
     }
 
@@ -284,8 +363,7 @@ impl Indexer {
     }
 
     fn payload(&self, stream: Stream) -> String {
-        let st = self.pending.get(stream);
-        format!("{{\"first\":{},\"next\":{}}}", st.first, st.next)
+        self.pending.payload(stream)
     }
 
     fn delete_range(
@@ -362,6 +440,12 @@ impl Indexer {
             let st = state.streams.entry(stream).or_default();
             st.first = first;
             st.next = st.next.max(first);
+            if let Some(ranges) = state.unreadable.get_mut(&stream) {
+                ranges.retain(|r| r.end > first);
+                for range in ranges.iter_mut() {
+                    range.first = range.first.max(first);
+                }
+            }
         }
         self.iters.remove(&stream);
         self.commit()
@@ -406,12 +490,19 @@ impl Indexer {
             let Some(iter) = self.iters.get_mut(&stream) else {
                 break;
             };
-            let Some(record) = iter.next() else {
+            let Some(entry) = iter.next_entry() else {
                 // The journal's current end: the iterator keeps its place
                 // and continues with what is appended later.
                 break;
             };
-            let record = record?;
+            let record = match entry? {
+                Entry::Record(record) => record,
+                Entry::Damaged(damage) => {
+                    self.note_unreadable(stream, &damage);
+                    done += 1;
+                    continue;
+                }
+            };
             let expected = self.pending.get(stream).next;
             if record.index != expected {
                 self.iters.remove(&stream);
@@ -424,30 +515,66 @@ impl Indexer {
                     what: format!("position: the journal skipped to {}", record.index),
                 });
             }
-            match prepare(
-                &self.schema,
-                stream,
-                record.index,
-                &record.envelope,
-                &record.raw,
-            ) {
-                Ok(prepared) => {
-                    let day = Day::of_micros(prepared.time_micros);
-                    let path = self.layout.day_dir(stream, day);
-                    self.writer(stream, day)?
-                        .add(&path, prepared.group, prepared.document)?;
-                }
-                // Unindexable records stay in the journal; the count check
-                // must still add up, so they are counted as indexed.
-                Err(error) => {
-                    tracing::error!(%error, "record not searchable");
-                    self.add_placeholder(stream, record.index)?;
-                }
-            }
+            self.index_record(stream, &record, None)?;
             self.pending.streams.entry(stream).or_default().next = record.index + 1;
             done += 1;
         }
         Ok(done)
+    }
+
+    /// Records the journal could not give: kept in the state (so that they
+    /// are neither read again nor forgotten), and indexing goes on after them.
+    fn note_unreadable(&mut self, stream: Stream, damage: &whodid_journal::reader::DamagedFrame) {
+        tracing::error!(%damage, "journal damaged: these records are not searchable");
+        let next = self.pending.get(stream).next;
+        if damage.end <= next {
+            return;
+        }
+        let mut range = UnreadableRange::of(damage);
+        range.first = range.first.max(next);
+        self.pending
+            .unreadable
+            .entry(stream)
+            .or_default()
+            .push(range);
+        self.pending.streams.entry(stream).or_default().next = damage.end;
+    }
+
+    /// Adds a record's document to its day index (only if that day is one
+    /// of `only`, when given).
+    fn index_record(
+        &mut self,
+        stream: Stream,
+        record: &StoredRecord,
+        only: Option<&[Day]>,
+    ) -> Result<(), IndexError> {
+        let wanted = |day: Day| only.is_none_or(|days| days.contains(&day));
+        match prepare(
+            &self.schema,
+            stream,
+            record.index,
+            &record.envelope,
+            &record.raw,
+        ) {
+            Ok(prepared) => {
+                let day = Day::of_micros(prepared.time_micros);
+                if wanted(day) {
+                    let path = self.layout.day_dir(stream, day);
+                    self.writer(stream, day)?
+                        .add(&path, prepared.group, prepared.document)?;
+                }
+                Ok(())
+            }
+            // Unindexable records stay in the journal; the count check
+            // must still add up, so they are counted as indexed.
+            Err(error) => {
+                if !wanted(Day(0)) {
+                    return Ok(());
+                }
+                tracing::error!(%error, "record not searchable");
+                self.add_placeholder(stream, record.index)
+            }
+        }
     }
 
     /// A document with only `seq` and the earliest day, so that counts add up.

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod catalogue;
+mod checked;
 pub mod config;
 mod day_writer;
 pub mod document;
@@ -36,5 +37,5 @@ pub use follower::{Follower, FollowerHandle};
 pub use indexer::{Indexer, Lag, Progress, Repair};
 pub use layout::{Day, IndexLayout};
 pub use reader::{DayIndex, IndexSet, Selection};
-pub use state::{IndexState, StreamState};
+pub use state::{IndexState, StreamState, UnreadableRange};
 pub use tantivy;

@@ -25,10 +25,61 @@ pub struct StreamState {
     pub next: u64,
 }
 
+/// Journal records `[first, end)` of a stream that could not be read
+/// (damaged bytes in a segment): not indexed, and not read again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableRange {
+    /// The first record not read.
+    pub first: u64,
+    /// One past the last record not read.
+    pub end: u64,
+    /// The segment file's name.
+    pub segment: String,
+    /// Byte offset of the damage in the segment.
+    pub offset: u64,
+    /// Bytes damaged.
+    pub len: u64,
+    /// What is wrong there.
+    pub reason: String,
+    /// The records were written after this time (µs), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_after_micros: Option<u64>,
+    /// The records were written before this time (µs), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_before_micros: Option<u64>,
+}
+
+impl UnreadableRange {
+    /// The range as read from the journal.
+    pub fn of(damage: &whodid_journal::reader::DamagedFrame) -> UnreadableRange {
+        UnreadableRange {
+            first: damage.first,
+            end: damage.end,
+            segment: damage
+                .segment
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            offset: damage.offset,
+            len: damage.len,
+            reason: damage.reason.to_string(),
+            written_after_micros: damage.written_after_micros,
+            written_before_micros: damage.written_before_micros,
+        }
+    }
+
+    /// Records in it.
+    pub fn records(&self) -> u64 {
+        self.end.saturating_sub(self.first)
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct StateFile {
     version: u32,
     streams: BTreeMap<String, StreamState>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    unreadable: BTreeMap<String, Vec<UnreadableRange>>,
 }
 
 /// The state of every stream.
@@ -36,12 +87,86 @@ struct StateFile {
 pub struct IndexState {
     /// Per stream.
     pub streams: BTreeMap<Stream, StreamState>,
+    /// Per stream, the records inside `[first, next)` that could not be read
+    /// from the journal, in order.
+    pub unreadable: BTreeMap<Stream, Vec<UnreadableRange>>,
+}
+
+/// What a day index's commit payload says about its stream: the state at
+/// that commit. `state.json` can be recovered from these.
+#[derive(Debug, Serialize, Deserialize)]
+struct Payload {
+    /// The index format version ([`STATE_VERSION`]): a payload of another
+    /// (or none) is not recovered from.
+    version: u32,
+    first: u64,
+    next: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    unreadable: Vec<UnreadableRange>,
 }
 
 impl IndexState {
+    /// The commit payload of a day index of `stream`: its state now.
+    pub fn payload(&self, stream: Stream) -> String {
+        let state = self.get(stream);
+        let payload = Payload {
+            version: STATE_VERSION,
+            first: state.first,
+            next: state.next,
+            unreadable: self.unreadable(stream).to_vec(),
+        };
+        serde_json::to_string(&payload).unwrap_or_default()
+    }
+
+    /// Takes a day index's payload into a state being recovered: per
+    /// stream, the payload of the latest commit (the largest `next`) wins.
+    pub fn recover_from_payload(&mut self, stream: Stream, payload: &str) {
+        let Ok(payload) = serde_json::from_str::<Payload>(payload) else {
+            return;
+        };
+        if payload.version != STATE_VERSION {
+            return;
+        }
+        if self
+            .streams
+            .get(&stream)
+            .is_some_and(|s| s.next >= payload.next)
+        {
+            return;
+        }
+        self.streams.insert(
+            stream,
+            StreamState {
+                first: payload.first,
+                next: payload.next,
+            },
+        );
+        self.unreadable.insert(stream, payload.unreadable);
+    }
+
     /// One stream's state (empty if never indexed).
     pub fn get(&self, stream: Stream) -> StreamState {
         self.streams.get(&stream).copied().unwrap_or_default()
+    }
+
+    /// The unreadable records of a stream.
+    pub fn unreadable(&self, stream: Stream) -> &[UnreadableRange] {
+        self.unreadable.get(&stream).map_or(&[], Vec::as_slice)
+    }
+
+    /// Records of `[first, next)` that are indexed (not unreadable).
+    pub fn indexed_records(&self, stream: Stream) -> u64 {
+        let state = self.get(stream);
+        let lost: u64 = self
+            .unreadable(stream)
+            .iter()
+            .map(|r| {
+                r.end
+                    .min(state.next)
+                    .saturating_sub(r.first.max(state.first))
+            })
+            .sum();
+        (state.next - state.first.min(state.next)).saturating_sub(lost)
     }
 
     /// Reads the state file; a missing file is an empty state.
@@ -57,7 +182,11 @@ impl IndexState {
         };
         let file: StateFile = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
         if file.version != STATE_VERSION {
-            return Err(bad(format!("version {}", file.version)));
+            return Err(IndexError::StateVersion {
+                path: path.to_owned(),
+                found: file.version,
+                expected: STATE_VERSION,
+            });
         }
         let mut streams = BTreeMap::new();
         for (name, state) in file.streams {
@@ -66,7 +195,17 @@ impl IndexState {
                 .map_err(|e: whodid_model::UnknownStream| bad(e.to_string()))?;
             streams.insert(stream, state);
         }
-        Ok(IndexState { streams })
+        let mut unreadable = BTreeMap::new();
+        for (name, ranges) in file.unreadable {
+            let stream: Stream = name
+                .parse()
+                .map_err(|e: whodid_model::UnknownStream| bad(e.to_string()))?;
+            unreadable.insert(stream, ranges);
+        }
+        Ok(IndexState {
+            streams,
+            unreadable,
+        })
     }
 
     /// Writes the state file atomically.
@@ -77,6 +216,12 @@ impl IndexState {
                 .streams
                 .iter()
                 .map(|(s, st)| (s.as_str().to_owned(), *st))
+                .collect(),
+            unreadable: self
+                .unreadable
+                .iter()
+                .filter(|(_, ranges)| !ranges.is_empty())
+                .map(|(s, ranges)| (s.as_str().to_owned(), ranges.clone()))
                 .collect(),
         };
         let text = serde_json::to_vec_pretty(&file).map_err(|e| IndexError::BadState {

@@ -17,7 +17,8 @@ pub use crate::leaves::StreamLeaves;
 use crate::merkle::leaf_hash;
 use crate::proof::{consistency_proof, inclusion_proof};
 use crate::proof_json::{hex, ConsistencyProofJson, InclusionProofJson};
-pub use crate::record_iter::RecordIter;
+use crate::record_iter::segment_end_index;
+pub use crate::record_iter::{DamagedFrame, Entry, RecordIter};
 use crate::segment::ScannedSegment;
 
 /// Read access to a data directory.
@@ -53,16 +54,18 @@ impl JournalReader {
         })
     }
 
-    /// The kept range `[first, end)` of a stream.
+    /// The kept range `[first, end)` of a stream. The end is past the last
+    /// frame that checks out: damage before it does not shorten the stream.
     pub fn bounds(&self, stream: Stream) -> Result<(u64, u64), JournalError> {
         let segments = self.segments(stream)?;
         let Some((first, _)) = segments.first() else {
             return Ok((0, 0));
         };
-        let Some((_, last)) = segments.last() else {
+        let Some((named, last)) = segments.last() else {
             return Ok((0, 0));
         };
-        Ok((*first, self.scan(stream, last)?.end_index()))
+        let bytes = fs::read(last).map_err(JournalError::io(last))?;
+        Ok((*first, segment_end_index(&bytes, *named)))
     }
 
     /// Reads one record: finds its segment and decodes only its frame.
@@ -85,6 +88,21 @@ impl JournalReader {
                 let offset = index - frame.header.first_index;
                 if let Some(record) = records.into_iter().nth(offset as usize) {
                     return Ok(record);
+                }
+            }
+            if scanned.stop.is_some() {
+                // Past damage in its segment: read on after it.
+                match self.iter_from(stream, index)?.next_entry() {
+                    Some(Ok(Entry::Record(record))) if record.index == index => return Ok(record),
+                    Some(Ok(Entry::Damaged(damage))) if damage.first <= index => {
+                        return Err(JournalError::Corrupt {
+                            stream: stream.to_string(),
+                            path: damage.segment,
+                            source: damage.reason,
+                        })
+                    }
+                    Some(Err(error)) => return Err(error),
+                    _ => {}
                 }
             }
         }

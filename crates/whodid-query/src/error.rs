@@ -40,6 +40,16 @@ pub enum SearchError {
         /// What is wrong.
         message: String,
     },
+    /// The request would cost more than the service allows (a query too
+    /// long or with too many terms, a wildcard the engine cannot bound):
+    /// the caller's to narrow, not a failure of the service.
+    #[error("{parameter}: too expensive: {message}")]
+    TooExpensive {
+        /// The parameter (`q` for the query).
+        parameter: &'static str,
+        /// What was too expensive and the limit.
+        message: String,
+    },
     /// The index could not be read.
     #[error(transparent)]
     Index(#[from] whodid_index::IndexError),
@@ -49,6 +59,24 @@ pub enum SearchError {
 }
 
 impl SearchError {
+    /// Whether the request is at fault (a bad or too expensive query or
+    /// parameter), not the service.
+    pub fn is_bad_request(&self) -> bool {
+        matches!(
+            self,
+            SearchError::Query(_)
+                | SearchError::Parameter { .. }
+                | SearchError::TooExpensive { .. }
+        )
+    }
+
+    pub(crate) fn too_expensive(message: impl Into<String>) -> SearchError {
+        SearchError::TooExpensive {
+            parameter: "q",
+            message: message.into(),
+        }
+    }
+
     pub(crate) fn parameter(parameter: &'static str, message: impl Into<String>) -> SearchError {
         SearchError::Parameter {
             parameter,

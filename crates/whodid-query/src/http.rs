@@ -26,7 +26,10 @@ use whodid_index::catalogue::{FieldKind, Source, FIELDS};
 use crate::error::SearchError;
 use crate::hit::{cells, csv_line, COLUMNS};
 use crate::range::{parse_duration, TimeRange};
-use crate::service::{AggregateKind, AggregateRequest, Page, SearchRequest, SearchService};
+use crate::service::{
+    AggregateKind, AggregateRequest, Page, SearchRequest, SearchService, ServiceConfig,
+    UnreadableRecords,
+};
 
 /// Every route, as documented in `docs/openapi.yaml`.
 pub const ROUTES: [&str; 5] = [
@@ -40,11 +43,6 @@ pub const ROUTES: [&str; 5] = [
 /// Who is asking, set by an authentication layer in front of the router.
 #[derive(Debug, Clone)]
 pub struct Principal(pub String);
-
-/// Exports (ndjson, csv) stop after this many records unless `limit` says otherwise.
-const DEFAULT_EXPORT: usize = 10_000;
-/// The most an export may ask for.
-const MAX_EXPORT: usize = 1_000_000;
 
 /// The search API on `service`.
 pub fn router(service: Arc<SearchService>) -> Router {
@@ -103,11 +101,17 @@ impl From<SearchError> for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({"message": format!("{parameter}: {message}"), "parameter": parameter}),
             ),
+            SearchError::TooExpensive { parameter, message } => ApiError(
+                StatusCode::BAD_REQUEST,
+                json!({"message": format!("{parameter}: too expensive: {message}"), "parameter": parameter}),
+            ),
             other => {
+                // The engine's text stays in the log: it names files and
+                // internals, not what the caller can change.
                 tracing::error!(error = %other, "search failed");
                 ApiError(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"message": other.to_string()}),
+                    json!({"message": "the search failed on the server's side (see its log)"}),
                 )
             }
         }
@@ -171,10 +175,91 @@ fn format_of(text: Option<&str>) -> Result<Format, ApiError> {
 /// One page as JSON, or every page up to `limit` streamed as NDJSON or CSV.
 type Fetch = dyn Fn(&SearchRequest) -> Result<Page, SearchError> + Send + Sync;
 
+/// What bounds an export.
+#[derive(Debug, Clone, Copy)]
+struct ExportLimits {
+    default_records: usize,
+    max_records: usize,
+    budget: std::time::Duration,
+    page_budget: std::time::Duration,
+}
+
+fn export_limits(config: &ServiceConfig) -> ExportLimits {
+    ExportLimits {
+        default_records: config.export_default_records,
+        max_records: config.export_max_records,
+        budget: config.export_budget,
+        page_budget: config.budget,
+    }
+}
+
+/// One page's hits as NDJSON lines or CSV rows.
+fn encode(format: Format, page: &Page) -> Bytes {
+    let mut out = String::new();
+    for hit in &page.hits {
+        match format {
+            Format::Csv => out.push_str(&csv_line(&cells(hit))),
+            _ => {
+                out.push_str(&serde_json::to_string(hit).unwrap_or_default());
+                out.push('\n');
+            }
+        }
+    }
+    Bytes::from(out)
+}
+
+/// The last line of an export that was cut or could not read every
+/// record: NDJSON `{"export": {...}}`, CSV lines starting with `#`. A
+/// complete export has none.
+fn export_end(
+    format: Format,
+    records: usize,
+    cut: Option<(String, Option<String>)>,
+    unreadable: &[UnreadableRecords],
+) -> Option<Bytes> {
+    if cut.is_none() && unreadable.is_empty() {
+        return None;
+    }
+    let (reason, cursor) = match cut {
+        Some((reason, cursor)) => (Some(reason), cursor),
+        None => (None, None),
+    };
+    Some(Bytes::from(match format {
+        Format::Csv => {
+            let mut out = String::new();
+            if let Some(reason) = &reason {
+                out.push_str(&format!("# export cut after {records} records: {reason}"));
+                if let Some(cursor) = &cursor {
+                    out.push_str(&format!("; continue with cursor={cursor}"));
+                }
+                out.push('\n');
+            }
+            for range in unreadable {
+                out.push_str(&format!("# unreadable: {range}\n"));
+            }
+            out
+        }
+        _ => {
+            let mut end = json!({ "records": records });
+            if let Some(reason) = reason {
+                end["cut"] = json!(reason);
+            }
+            if let Some(cursor) = cursor {
+                end["next_cursor"] = json!(cursor);
+            }
+            if !unreadable.is_empty() {
+                end["unreadable_records"] = json!(unreadable);
+            }
+            format!("{}\n", json!({ "export": end }))
+        }
+    }))
+}
+
 async fn respond(
     params: SearchParams,
     default_since: &str,
     fetch: Arc<Fetch>,
+    fetch_config: ServiceConfig,
 ) -> Result<Response, ApiError> {
     let format = format_of(params.format.as_deref())?;
     let range = range(
@@ -194,15 +279,17 @@ async fn respond(
         let page = blocking(move || fetch(&request)).await?;
         return Ok(Json(page).into_response());
     }
-    let total = params.limit.unwrap_or(DEFAULT_EXPORT);
-    if total == 0 || total > MAX_EXPORT {
+    let limits = export_limits(&fetch_config);
+    let total = params.limit.unwrap_or(limits.default_records);
+    if total == 0 || total > limits.max_records {
         return Err(bad(
             "limit",
-            format!("an export takes 1..={MAX_EXPORT} records"),
+            format!("an export takes 1..={} records", limits.max_records),
         ));
     }
     request.limit = total.min(1000);
     request.count = false;
+    let started = std::time::Instant::now();
     // The first page runs before the response starts, so errors are still a 400.
     let first = {
         let fetch = Arc::clone(&fetch);
@@ -210,48 +297,61 @@ async fn respond(
         blocking(move || fetch(&request)).await?
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-    let encode = move |page: &Page| -> Bytes {
-        let mut out = String::new();
-        for hit in &page.hits {
-            match format {
-                Format::Csv => out.push_str(&csv_line(&cells(hit))),
-                _ => {
-                    out.push_str(&serde_json::to_string(hit).unwrap_or_default());
-                    out.push('\n');
-                }
-            }
-        }
-        Bytes::from(out)
-    };
     tokio::task::spawn_blocking(move || {
-        if format == Format::Csv && tx.blocking_send(Bytes::from(csv_line(&COLUMNS))).is_err() {
+        let send = |bytes: Bytes| tx.blocking_send(bytes).is_ok();
+        if format == Format::Csv && !send(Bytes::from(csv_line(&COLUMNS))) {
             return;
         }
-        let mut left = total;
+        let mut sent = 0usize;
         let mut page = first;
-        loop {
-            left = left.saturating_sub(page.hits.len());
-            if tx.blocking_send(encode(&page)).is_err() {
+        let unreadable = std::mem::take(&mut page.unreadable_records);
+        let cut = loop {
+            sent += page.hits.len();
+            if !send(encode(format, &page)) {
                 return;
             }
-            if page.budget_exceeded {
-                tracing::warn!("export stopped: the time budget ran out");
-                return;
+            let next = match page.next_cursor.take() {
+                Some(cursor) if !page.hits.is_empty() => cursor,
+                _ => break None,
+            };
+            let reason = if page.budget_exceeded {
+                Some(format!(
+                    "the time budget of one page ({:?}) ran out",
+                    limits.page_budget
+                ))
+            } else if sent >= total {
+                Some(format!("the limit of {total} records was reached"))
+            } else if started.elapsed() >= limits.budget {
+                Some(format!(
+                    "the export's time limit of {:?} was reached",
+                    limits.budget
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                break Some((reason, Some(next)));
             }
-            match page.next_cursor.take() {
-                Some(cursor) if left > 0 && !page.hits.is_empty() => {
-                    request.cursor = Some(cursor);
-                    request.limit = left.min(1000);
-                }
-                _ => return,
-            }
+            request.cursor = Some(next);
+            request.limit = (total - sent).min(1000);
             page = match fetch(&request) {
                 Ok(page) => page,
                 Err(error) => {
                     tracing::error!(%error, "export stopped");
-                    return;
+                    let reason = if error.is_bad_request() {
+                        error.to_string()
+                    } else {
+                        "the search failed on the server's side (see its log)".to_owned()
+                    };
+                    break Some((reason, request.cursor.take()));
                 }
             };
+        };
+        if let Some((reason, _)) = &cut {
+            tracing::warn!(%reason, sent, "export cut");
+        }
+        if let Some(end) = export_end(format, sent, cut, &unreadable) {
+            send(end);
         }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -270,6 +370,10 @@ async fn respond(
         .into_response())
 }
 
+fn service_config(service: &SearchService) -> ServiceConfig {
+    service.config().clone()
+}
+
 fn note_principal(principal: &Option<Extension<Principal>>, what: &str) {
     if let Some(Extension(Principal(name))) = principal {
         tracing::info!(principal = %name, what, "search request");
@@ -282,8 +386,10 @@ async fn search(
     Query(params): Query<SearchParams>,
 ) -> Result<Response, ApiError> {
     note_principal(&principal, "search");
+    let fetch_service = Arc::clone(&service);
     let fetch: Arc<Fetch> = Arc::new(move |request: &SearchRequest| service.search(request));
-    respond(params, "24h", fetch).await
+    let config = service_config(&fetch_service);
+    respond(params, "24h", fetch, config).await
 }
 
 async fn who(
@@ -294,9 +400,11 @@ async fn who(
 ) -> Result<Response, ApiError> {
     note_principal(&principal, "who");
     let filter = params.q.take().unwrap_or_default();
+    let fetch_service = Arc::clone(&service);
     let fetch: Arc<Fetch> =
         Arc::new(move |request: &SearchRequest| service.who(&person, &filter, request));
-    respond(params, "36500d", fetch).await
+    let config = service_config(&fetch_service);
+    respond(params, "36500d", fetch, config).await
 }
 
 async fn aggregate(

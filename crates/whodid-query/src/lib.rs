@@ -12,6 +12,7 @@
 
 pub mod ast;
 pub mod collect;
+pub mod cost;
 mod error;
 pub mod eval;
 pub mod hit;
@@ -26,5 +27,5 @@ pub use error::{QueryError, SearchError};
 pub use range::TimeRange;
 pub use service::{
     AggregateKind, AggregateRequest, Aggregation, Bucket, Page, SearchRequest, SearchService,
-    ServiceConfig, StreamStatus,
+    ServiceConfig, StreamStatus, UnreadableRecords,
 };

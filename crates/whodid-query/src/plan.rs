@@ -85,7 +85,15 @@ fn keyword_plan(field: Field, prefix: &str, pattern: &Pattern) -> Result<Plan, S
         ))),
         Pattern::Wildcard { parts } => {
             let regex = glob_regex(prefix, parts);
-            let query = RegexQuery::from_pattern(&regex, field)?;
+            let query = RegexQuery::from_pattern(&regex, field).map_err(|error| {
+                // The automaton is past the engine's size limit; its text
+                // stays in the log.
+                tracing::debug!(%error, %regex, "wildcard refused by the engine");
+                let text: String = parts.join("*").chars().take(60).collect();
+                SearchError::too_expensive(format!(
+                    "the wildcard {text:?}… needs a larger automaton than the engine allows: use fewer `*` or a shorter value"
+                ))
+            })?;
             Plan::Query(Box::new(query))
         }
     })

@@ -20,10 +20,10 @@ use whodid_model::Stream;
 
 use crate::ast::{Expr, Pattern};
 use crate::collect::{merge_counts, Budget, Counts, Reading, SortKey, TopNewest, ValueCounts};
+use crate::cost::parse_checked as parse;
 use crate::error::SearchError;
 use crate::hit::{decode_cursor, encode_cursor, involvement, stream_rank, Hit};
-use crate::parser::parse;
-use crate::plan::{plan, time_range};
+use crate::plan::{plan, time_range, Plan};
 use crate::range::{format_micros, TimeRange};
 
 /// Limits of the service.
@@ -35,6 +35,13 @@ pub struct ServiceConfig {
     pub max_page: usize,
     /// The largest number of top values or histogram buckets.
     pub max_buckets: usize,
+    /// Records an export (NDJSON, CSV over HTTP) sends unless `limit` says otherwise.
+    pub export_default_records: usize,
+    /// The most records one export may send.
+    pub export_max_records: usize,
+    /// How long one export may run in all; past it the export ends with a
+    /// line saying it was cut (and where to continue).
+    pub export_budget: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -43,6 +50,9 @@ impl Default for ServiceConfig {
             budget: Duration::from_secs(5),
             max_page: 1000,
             max_buckets: 10_000,
+            export_default_records: 10_000,
+            export_max_records: 1_000_000,
+            export_budget: Duration::from_secs(300),
         }
     }
 }
@@ -82,8 +92,53 @@ pub struct Page {
     /// Day indexes that exist but could not be read (`name: why`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<String>,
+    /// Journal records of the streams searched that could not be read
+    /// (damaged): the answer is from everything else.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_records: Vec<UnreadableRecords>,
     /// How long it took, in milliseconds.
     pub took_ms: f64,
+}
+
+/// Records of a stream that could not be read from the journal, so no
+/// answer includes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadableRecords {
+    /// The stream.
+    pub stream: String,
+    /// The first record not read.
+    pub first: u64,
+    /// One past the last record not read.
+    pub end: u64,
+    /// The segment file holding the damage.
+    pub segment: String,
+    /// Byte offset of the damage in the segment.
+    pub offset: u64,
+    /// What is wrong there.
+    pub reason: String,
+    /// Written to the journal after this time (RFC 3339), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_after: Option<String>,
+    /// Written to the journal before this time (RFC 3339), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_before: Option<String>,
+}
+
+impl std::fmt::Display for UnreadableRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} records {}..{} ({} record{}) could not be read from the journal (segment {}, byte {}: {})",
+            self.stream,
+            self.first,
+            self.end,
+            self.end - self.first,
+            if self.end - self.first == 1 { "" } else { "s" },
+            self.segment,
+            self.offset,
+            self.reason
+        )
+    }
 }
 
 /// What to aggregate.
@@ -147,6 +202,9 @@ pub struct Aggregation {
     /// Day indexes that exist but could not be read.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<String>,
+    /// Journal records that could not be read (damaged): not counted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_records: Vec<UnreadableRecords>,
     /// How long it took, in milliseconds.
     pub took_ms: f64,
 }
@@ -356,8 +414,44 @@ impl SearchService {
             from: format_micros(range.from),
             to: format_micros(range.to),
             unreadable: unreadable(&selection.unreadable),
+            unreadable_records: self.unreadable_records(expr)?,
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
+    }
+
+    /// The damaged journal records of every stream `expr` may match (their
+    /// time is not known, so the range does not narrow them).
+    fn unreadable_records(&self, expr: &Expr) -> Result<Vec<UnreadableRecords>, SearchError> {
+        let state = match self.set.state() {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::warn!(%error, "index state unreadable: cannot say which records are damaged");
+                return Ok(Vec::new());
+            }
+        };
+        let mut out = Vec::new();
+        for (stream, ranges) in &state.unreadable {
+            if ranges.is_empty() || matches!(plan(expr, self.set.schema(), *stream)?, Plan::Nothing)
+            {
+                continue;
+            }
+            let time = |micros: Option<u64>| {
+                micros
+                    .and_then(|m| i64::try_from(m).ok())
+                    .map(format_micros)
+            };
+            out.extend(ranges.iter().map(|r| UnreadableRecords {
+                stream: stream.as_str().to_owned(),
+                first: r.first,
+                end: r.end,
+                segment: r.segment.clone(),
+                offset: r.offset,
+                reason: r.reason.clone(),
+                written_after: time(r.written_after_micros),
+                written_before: time(r.written_before_micros),
+            }));
+        }
+        Ok(out)
     }
 
     fn load_hit(
@@ -476,6 +570,7 @@ impl SearchService {
             distinct: None,
             budget_exceeded: budget.exceeded(),
             unreadable: unreadable(&selection.unreadable),
+            unreadable_records: self.unreadable_records(&expr)?,
             took_ms: 0.0,
         };
         match &request.kind {

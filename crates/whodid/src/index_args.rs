@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,7 +12,7 @@ use clap::{Args, ValueEnum};
 use whodid_index::lock::IndexLock;
 use whodid_index::{IndexConfig, IndexLayout, Indexer};
 use whodid_query::hit::{cells, csv_line, Hit, COLUMNS};
-use whodid_query::{Page, SearchError, SearchService, ServiceConfig, TimeRange};
+use whodid_query::{Page, SearchError, SearchService, ServiceConfig, TimeRange, UnreadableRecords};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -130,13 +131,39 @@ pub(crate) fn explain(error: SearchError, query: &str) -> anyhow::Error {
     }
 }
 
-/// Prints results: pages are fetched by `fetch(cursor, limit)`.
+/// The exit status of `search` and `who` when the answer is complete.
+/// When part of the journal could not be read (damaged records, named on
+/// stderr) the answer is from everything else and the status is
+/// [`PARTIAL_EXIT`], so that scripts notice; errors are 2.
+pub(crate) const PARTIAL_EXIT: u8 = 3;
+
+/// Success, or [`PARTIAL_EXIT`] when records could not be read.
+pub(crate) fn exit_code(unreadable: &[UnreadableRecords]) -> ExitCode {
+    if unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(PARTIAL_EXIT)
+    }
+}
+
+/// Says on stderr which journal records the answer could not include.
+pub(crate) fn warn_unreadable(unreadable: &[UnreadableRecords]) {
+    for range in unreadable {
+        eprintln!(
+            "whodid: warning: {range}; the answer is from the rest (exit status {PARTIAL_EXIT})"
+        );
+    }
+}
+
+/// Prints results: pages are fetched by `fetch(cursor, limit)`. Returns the
+/// exit status ([`exit_code`]).
 pub(crate) fn print_results(
     common: &SearchCommon,
     with_mark: bool,
     fetch: &mut dyn FnMut(Option<String>, usize, bool) -> Result<Page, SearchError>,
     query: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ExitCode> {
+    let mut unreadable = Vec::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match common.output {
@@ -151,6 +178,7 @@ pub(crate) fn print_results(
                 out.flush()?;
                 footer(&page);
             }
+            unreadable = page.unreadable_records;
         }
         ResultFormat::Ndjson | ResultFormat::Csv => {
             let mut left = common.limit.unwrap_or(usize::MAX);
@@ -170,6 +198,9 @@ pub(crate) fn print_results(
                     }
                 }
                 left = left.saturating_sub(page.hits.len());
+                if unreadable.is_empty() {
+                    unreadable = page.unreadable_records.clone();
+                }
                 if page.budget_exceeded {
                     eprintln!("whodid: the time budget ran out: the export is incomplete (raise --budget or narrow the range)");
                 }
@@ -181,7 +212,8 @@ pub(crate) fn print_results(
         }
     }
     out.flush()?;
-    Ok(())
+    warn_unreadable(&unreadable);
+    Ok(exit_code(&unreadable))
 }
 
 fn footer(page: &Page) {

@@ -52,6 +52,16 @@ pub(crate) fn run(args: ReindexArgs) -> anyhow::Result<ExitCode> {
         bar.set_position(p.done);
     })?;
     bar.finish_and_clear();
+    let mut unreadable = 0;
+    for (stream, ranges) in &indexer.state().unreadable {
+        for range in ranges {
+            unreadable += range.records();
+            eprintln!(
+                "whodid: warning: {stream} records {}..{} could not be read from the journal (segment {}, byte {}: {}): not searchable",
+                range.first, range.end, range.segment, range.offset, range.reason
+            );
+        }
+    }
     let days = indexer.layout().days()?.len();
     indexer.close()?;
     let secs = started.elapsed().as_secs_f64();
@@ -59,5 +69,9 @@ pub(crate) fn run(args: ReindexArgs) -> anyhow::Result<ExitCode> {
         "indexed {done} records into {days} day indexes in {secs:.1} s ({:.0} records/s)",
         done as f64 / secs.max(1e-9)
     );
+    if unreadable > 0 {
+        eprintln!("whodid: {unreadable} records could not be read (see above)");
+        return Ok(ExitCode::from(crate::index_args::PARTIAL_EXIT));
+    }
     Ok(ExitCode::SUCCESS)
 }

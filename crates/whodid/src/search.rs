@@ -7,7 +7,9 @@ use whodid_index::catalogue::{FieldKind, Source, FIELDS};
 use whodid_query::range::parse_duration;
 use whodid_query::{AggregateKind, AggregateRequest, Aggregation, SearchRequest};
 
-use crate::index_args::{explain, print_results, ResultFormat, SearchCommon};
+use crate::index_args::{
+    exit_code, explain, print_results, warn_unreadable, ResultFormat, SearchCommon,
+};
 
 fn print_aggregation(result: &Aggregation, format: ResultFormat) -> anyhow::Result<()> {
     match format {
@@ -125,7 +127,8 @@ pub(crate) fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
             })
             .map_err(|e| explain(e, &query))?;
         print_aggregation(&result, args.common.output)?;
-        return Ok(ExitCode::SUCCESS);
+        warn_unreadable(&result.unreadable_records);
+        return Ok(exit_code(&result.unreadable_records));
     }
     print_results(
         &args.common,
@@ -140,6 +143,5 @@ pub(crate) fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
             })
         },
         &query,
-    )?;
-    Ok(ExitCode::SUCCESS)
+    )
 }

@@ -27,7 +27,7 @@ pub(crate) fn run(args: WhoArgs) -> anyhow::Result<ExitCode> {
     let range = args.common.range("36500d")?;
     let service = args.common.service()?;
     let person = args.person.clone();
-    print_results(
+    let code = print_results(
         &args.common,
         true,
         &mut |cursor, limit, count| {
@@ -45,5 +45,5 @@ pub(crate) fn run(args: WhoArgs) -> anyhow::Result<ExitCode> {
         },
         &args.query,
     )?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

@@ -45,29 +45,49 @@ fn a_lost_day_is_rebuilt() {
 }
 
 #[test]
-fn a_corrupt_day_is_rebuilt() {
+fn a_corrupt_day_is_rebuilt_alone() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), 60);
     index(dir.path());
     let layout = IndexLayout::new(dir.path());
     let (stream, day) = layout.days().unwrap()[0];
     std::fs::write(layout.day_dir(stream, day).join("meta.json"), b"{ not json").unwrap();
+    let kept = layout.day_dir(stream, layout.days().unwrap()[1].1);
+    let untouched = std::fs::metadata(kept.join("meta.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
     let repairs = index(dir.path());
-    assert!(rebuilt(&repairs), "{repairs:?}");
+    assert!(!rebuilt(&repairs), "{repairs:?}");
+    assert!(
+        matches!(&repairs[..], [Repair::RebuiltDays { stream: Stream::KubeAudit, reason }] if reason.starts_with("2026.11.20")),
+        "{repairs:?}"
+    );
     assert_eq!(doc_count(dir.path()), 60);
+    // The other days were kept as they were.
+    let after = std::fs::metadata(kept.join("meta.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(after, untouched);
 }
 
 #[test]
-fn a_lost_state_file_is_rebuilt_and_a_bad_one_too() {
+fn a_lost_or_bad_state_file_is_recovered_from_the_day_indexes() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), 30);
     index(dir.path());
     let state_file = IndexLayout::new(dir.path()).state_file();
+    let state = IndexState::load(&state_file).unwrap();
     std::fs::remove_file(&state_file).unwrap();
-    assert!(rebuilt(&index(dir.path())));
+    let repairs = index(dir.path());
+    assert!(repairs.is_empty(), "{repairs:?}");
+    assert_eq!(IndexState::load(&state_file).unwrap(), state);
     assert_eq!(doc_count(dir.path()), 30);
     std::fs::write(&state_file, b"garbage").unwrap();
-    assert!(rebuilt(&index(dir.path())));
+    let repairs = index(dir.path());
+    assert!(repairs.is_empty(), "{repairs:?}");
+    assert_eq!(IndexState::load(&state_file).unwrap(), state);
     assert_eq!(doc_count(dir.path()), 30);
 }
 

@@ -15,7 +15,7 @@ use whodid_query::{SearchService, ServiceConfig};
 
 use crate::data::fixture_dir;
 
-fn spec() -> Value {
+pub(crate) fn spec() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     serde_yaml_ng::from_str(&text).unwrap()
@@ -23,29 +23,37 @@ fn spec() -> Value {
 
 fn server() -> SocketAddr {
     static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    *ADDR.get_or_init(|| {
-        let service = Arc::new(SearchService::new(fixture_dir(), ServiceConfig::default()));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        listener.set_nonblocking(true).unwrap();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, router(service)).await.unwrap();
-            });
-        });
-        addr
-    })
+    *ADDR.get_or_init(|| serve(SearchService::new(fixture_dir(), ServiceConfig::default())))
 }
 
-/// GET `path_and_query`: (status, content type, body).
+/// Serves `service`'s router on a port of its own.
+pub(crate) fn serve(service: SearchService) -> SocketAddr {
+    let service = Arc::new(service);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, router(service)).await.unwrap();
+        });
+    });
+    addr
+}
+
+/// GET `path_and_query` from the fixture server: (status, content type, body).
 fn get(path_and_query: &str) -> (u16, String, Vec<u8>) {
-    let mut stream = TcpStream::connect(server()).unwrap();
+    get_from(server(), path_and_query)
+}
+
+/// GET `path_and_query` from `addr`: (status, content type, body).
+pub(crate) fn get_from(addr: SocketAddr, path_and_query: &str) -> (u16, String, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).unwrap();
     write!(
         stream,
         "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
@@ -103,7 +111,7 @@ fn resolve<'a>(spec: &'a Value, node: &'a Value) -> &'a Value {
 
 /// A small JSON Schema check: type, required, properties, items, enum,
 /// additionalProperties, $ref.
-fn check(spec: &Value, schema: &Value, value: &Value, at: &str) {
+pub(crate) fn check(spec: &Value, schema: &Value, value: &Value, at: &str) {
     let schema = resolve(spec, schema);
     if let Some(kind) = schema.get("type").and_then(Value::as_str) {
         let ok = match kind {
@@ -269,10 +277,27 @@ fn ndjson_streams_every_page_and_csv_has_the_header() {
         get("/search?q=stream%3Akubeaudit&since=100000d&format=ndjson&limit=2500");
     assert_eq!(status, 200);
     assert_eq!(content_type, "application/x-ndjson");
-    let lines: Vec<&[u8]> = body
+    let mut lines: Vec<&[u8]> = body
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .collect();
+    // More match than the limit: the last line says so, and where to go on.
+    let end: Value = serde_json::from_slice(lines.pop().unwrap()).unwrap();
+    check(
+        &spec,
+        &spec["components"]["schemas"]["ExportEnd"],
+        &end,
+        "end",
+    );
+    assert_eq!(end["export"]["records"], 2500);
+    assert!(
+        end["export"]["cut"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 2500"),
+        "{end}"
+    );
+    assert!(end["export"]["next_cursor"].is_string());
     assert_eq!(lines.len(), 2500);
     let mut seqs = std::collections::BTreeSet::new();
     for line in &lines {

@@ -3,8 +3,11 @@
 //! input, and the HTTP API against its OpenAPI document.
 #![allow(clippy::unwrap_used)]
 
+mod abuse;
 mod bad_input;
+mod damaged;
 mod data;
 mod equivalence;
 mod fixtures;
 mod http_api;
+mod index_damage;

@@ -96,6 +96,9 @@ pub(crate) struct Report {
     pub(crate) accounts: BTreeMap<String, AccountSummary>,
     pub(crate) uses: Vec<Use>,
     pub(crate) attempts: Vec<Attempt>,
+    /// Records of `records` that could not be read (damaged journal).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) unreadable_records: Vec<String>,
 }
 
 /// The report being built, one record at a time.
@@ -272,6 +275,7 @@ impl SharedAccountReport {
             report: "shared-accounts",
             window: self.window,
             records,
+            unreadable_records: Vec::new(),
             accounts,
             uses,
             attempts,

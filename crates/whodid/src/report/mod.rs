@@ -17,9 +17,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use whodid_journal::reader::JournalReader;
+use whodid_journal::reader::{Entry, JournalReader};
 use whodid_model::{Envelope, Stream};
 
+use crate::index_args::PARTIAL_EXIT;
 use collect::SharedAccountReport;
 use window::Window;
 
@@ -84,11 +85,20 @@ fn shared_accounts(args: SharedAccountsArgs) -> anyhow::Result<ExitCode> {
         .bounds(Stream::AuthLog)
         .context("reading the authlog stream's bounds")?;
     let mut report = SharedAccountReport::new(window, args.accounts);
-    for stored in reader
+    let mut unreadable = Vec::new();
+    let mut records = reader
         .iter_from(Stream::AuthLog, first)
-        .context("reading the authlog stream")?
-    {
-        let stored = stored.context("reading the authlog stream")?;
+        .context("reading the authlog stream")?;
+    while let Some(entry) = records.next_entry() {
+        let stored = match entry.context("reading the authlog stream")? {
+            Entry::Record(stored) => stored,
+            Entry::Damaged(damage) => {
+                // The report is from the rest, and says what it lacks.
+                eprintln!("whodid: warning: {damage}; the report is from the rest (exit status {PARTIAL_EXIT})");
+                unreadable.push(damage.to_string());
+                continue;
+            }
+        };
         let envelope = Envelope::from_json(&stored.envelope).with_context(|| {
             format!("authlog record {}: the envelope is not valid", stored.index)
         })?;
@@ -98,12 +108,17 @@ fn shared_accounts(args: SharedAccountsArgs) -> anyhow::Result<ExitCode> {
             &String::from_utf8_lossy(&stored.raw),
         );
     }
-    let report = report.finish((first, end));
+    let mut report = report.finish((first, end));
+    report.unreadable_records = unreadable;
     let mut out = std::io::stdout().lock();
     match args.output {
         ReportFormat::Table => render::table(&report, &mut out)?,
         ReportFormat::Json => render::json(&report, &mut out)?,
         ReportFormat::Csv => render::csv(&report, &mut out)?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if report.unreadable_records.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(PARTIAL_EXIT)
+    })
 }

@@ -17,6 +17,7 @@ mod policy_decide;
 mod policy_test;
 mod report_shared_accounts;
 mod search_cli;
+mod search_damage;
 mod serve_features;
 mod server;
 mod startup;

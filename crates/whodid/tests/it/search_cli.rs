@@ -13,8 +13,14 @@ use crate::util::{read, text, whodid};
 
 /// A data directory with the capture (kubeaudit) and auth.log (authlog).
 fn data_dir() -> tempfile::TempDir {
+    data_dir_with(JournalConfig::default(), usize::MAX)
+}
+
+/// [`data_dir`] with a journal configuration, the capture appended
+/// `per_append` records at a time.
+pub(crate) fn data_dir_with(config: JournalConfig, per_append: usize) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    let journal = Journal::open(tmp.path(), JournalConfig::default()).unwrap();
+    let journal = Journal::open(tmp.path(), config).unwrap();
     let capture = read("k8s/capture-audit.log.gz");
     let mut kube = Vec::new();
     whodid_model::k8s::read_log(
@@ -28,7 +34,11 @@ fn data_dir() -> tempfile::TempDir {
         },
         |e| panic!("{e}"),
     );
-    journal.append_wait(Stream::KubeAudit, kube).unwrap();
+    for batch in kube.chunks(per_append) {
+        journal
+            .append_wait(Stream::KubeAudit, batch.to_vec())
+            .unwrap();
+    }
     let mut registry = KeyRegistry::new();
     registry.add_yaml(&text(&read("ssh/keys.yaml"))).unwrap();
     let auth = parse_auth_log(
@@ -49,7 +59,7 @@ fn data_dir() -> tempfile::TempDir {
     tmp
 }
 
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let mut all: Vec<&str> = args.to_vec();
     let data = dir.to_str().unwrap();
     all.extend(["--data", data]);
@@ -311,4 +321,29 @@ fn search_aggregates_top_values_distinct_and_histograms() {
         total > 2947,
         "kubeaudit and authlog events of the capture day: {total}"
     );
+}
+
+#[test]
+fn too_expensive_queries_are_refused_with_a_message() {
+    let dir = data_dir();
+    let wildcards = (0..17)
+        .map(|i| format!("*x{i}*"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let cases = [
+        // tantivy's "Compiled regex exceeds size limit of 1000 states" before.
+        (format!("*{}*", "é".repeat(250)), "automaton"),
+        (vec!["ab"; 40].join("*"), "`*`"),
+        (wildcards, "wildcard values"),
+    ];
+    for (query, word) in cases {
+        let (code, out, err) = run(dir.path(), &["search", &query, "--since", "100000d"]);
+        assert_eq!(code, 2, "{err}");
+        assert!(out.is_empty(), "{out}");
+        assert!(err.contains("too expensive") && err.contains(word), "{err}");
+        assert!(!err.contains("RegexQueryError"), "{err}");
+        let (code, _, err) = run(dir.path(), &["who", "alice@example.com", "-q", &query]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("too expensive"), "{err}");
+    }
 }
