@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use whodid_journal::reader::JournalReader;
+use whodid_journal::reader::{Entry, JournalReader};
 use whodid_journal::JournalError;
 use whodid_model::{Envelope, Stream};
 
@@ -135,8 +135,18 @@ pub fn resume_position(
     let from = saved.as_ref().map_or(first, |s| s.journal_end.max(first));
     let mut position = saved.map(|s| s.position);
     if from < end {
-        for record in reader.iter_from(stream, from)? {
-            let record = record?;
+        let mut records = reader.iter_from(stream, from)?;
+        while let Some(entry) = records.next_entry() {
+            let record = match entry? {
+                Entry::Record(record) => record,
+                // A position carried by a damaged record is lost: the
+                // source resumes from an older one (lines read again)
+                // rather than not at all.
+                Entry::Damaged(damage) => {
+                    tracing::warn!(%damage, source, "resume position: damaged journal records skipped");
+                    continue;
+                }
+            };
             let Ok(envelope) = Envelope::from_json(&record.envelope) else {
                 continue;
             };

@@ -6,9 +6,9 @@
 //! errors, and this is the only place where they become text for a person.
 
 mod config;
+mod damage_cmd;
 mod data_dir;
 mod downtime;
-mod damage_cmd;
 mod ingest;
 mod init;
 mod input;

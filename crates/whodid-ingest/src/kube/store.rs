@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
-use whodid_journal::reader::JournalReader;
+use whodid_journal::reader::{Entry, JournalReader};
 use whodid_journal::{AppendReceipt, HashedRecord, Journal, JournalError, RecordInput};
 use whodid_model::k8s::EventSummary;
 use whodid_model::{Envelope, Stream};
@@ -212,8 +212,18 @@ impl KubeStore {
         let now = Instant::now();
         let mut added = 0;
         let mut state = self.lock();
-        for record in reader.iter_from(Stream::KubeAudit, start)? {
-            let record = record?;
+        let mut records = reader.iter_from(Stream::KubeAudit, start)?;
+        while let Some(entry) = records.next_entry() {
+            let record = match entry? {
+                Entry::Record(record) => record,
+                // Damage is the journal's to record and verify's to report;
+                // the events it holds are not in the window, so a retry of
+                // them is stored again rather than refused.
+                Entry::Damaged(damage) => {
+                    tracing::warn!(%damage, "deduplication window: damaged journal records skipped");
+                    continue;
+                }
+            };
             let Ok(envelope) = Envelope::from_json(&record.envelope) else {
                 continue;
             };

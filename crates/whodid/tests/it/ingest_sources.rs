@@ -31,7 +31,7 @@ pub(crate) fn stored(data: &Path, stream: Stream) -> Vec<(Envelope, String)> {
 }
 
 fn ingest(data: &Path, args: &[&str]) -> String {
-    if !data.join("WHODID").exists() {
+    if !data.join("WHODID").try_exists().unwrap() {
         crate::util::init_data(data);
     }
     let mut all = vec!["ingest", "--data", data.to_str().unwrap()];
