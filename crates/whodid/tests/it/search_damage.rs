@@ -196,3 +196,52 @@ fn damage_found_after_indexing_keeps_the_index() {
     assert_eq!(hits(&after), hits(&before));
     assert_eq!(index_files(dir.path()), files);
 }
+
+/// `whodid serve` on a kubeaudit stream with a damaged frame starts (the
+/// deduplication window and resume positions read past the damage), takes
+/// new events, keeps the damaged segment byte for byte, and `verify` still
+/// names it.
+#[test]
+fn serve_starts_on_a_damaged_kubeaudit_stream_and_stores_new_events() {
+    let damaged = segmented_data_dir();
+    let (segment, _, _) = damage_a_middle_frame(damaged.path());
+    let kept = std::fs::read(&segment).unwrap();
+    let end_before = JournalReader::open(damaged.path())
+        .unwrap()
+        .bounds(Stream::KubeAudit)
+        .unwrap()
+        .1;
+
+    let dir = tempfile::tempdir().unwrap();
+    let prod = crate::server::Prod::new(damaged.path());
+    let server = prod.serve(dir.path(), "", "");
+    let rt = crate::server::runtime();
+    let answer = prod.post(
+        &rt,
+        &server,
+        crate::util::read("k8s/webhook/batch-00011.json"),
+    );
+    assert_eq!(answer.status, 200, "{}", server.log());
+    server.stop();
+
+    assert_eq!(
+        std::fs::read(&segment).unwrap(),
+        kept,
+        "the damaged segment is kept"
+    );
+    let end_after = JournalReader::open(damaged.path())
+        .unwrap()
+        .bounds(Stream::KubeAudit)
+        .unwrap()
+        .1;
+    assert!(end_after > end_before, "{end_before} → {end_after}");
+    let out = crate::util::whodid(&["verify", "--data", damaged.path().to_str().unwrap()], b"");
+    assert!(!out.status.success());
+    let said = format!(
+        "{}{}",
+        crate::util::text(&out.stdout),
+        crate::util::text(&out.stderr)
+    );
+    let name = segment.file_name().unwrap().to_str().unwrap();
+    assert!(said.contains(name), "verify does not name {name}:\n{said}");
+}
