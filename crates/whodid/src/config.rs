@@ -95,8 +95,13 @@ pub(crate) struct IndexConfigFile {
     /// Records are searchable at most this long after they are stored (plus a poll).
     #[serde(deserialize_with = "duration")]
     pub(crate) commit_every: Duration,
-    /// Bearer tokens of the query API (`NAME TOKEN` lines); default `DATA/keys/api-tokens`, made on first start.
+    /// Bearer tokens of the query API (`NAME sha256:HEX` lines); default `DATA/keys/api-tokens`, made by `whodid init`.
     pub(crate) api_tokens: Option<PathBuf>,
+    /// Most records one API export (NDJSON, CSV) streams before it ends with a cursor.
+    pub(crate) export_max_records: usize,
+    /// How long one API export may stream before it ends with a cursor.
+    #[serde(deserialize_with = "duration")]
+    pub(crate) export_budget: Duration,
 }
 
 impl Default for IndexConfigFile {
@@ -106,6 +111,8 @@ impl Default for IndexConfigFile {
             writer_memory_bytes: 32 << 20,
             commit_every: Duration::from_secs(1),
             api_tokens: None,
+            export_max_records: whodid_query::ServiceConfig::default().export_max_records,
+            export_budget: whodid_query::ServiceConfig::default().export_budget,
         }
     }
 }
@@ -503,6 +510,10 @@ impl Config {
                 self.limits.max_inflight_bytes as u64,
             ),
             ("dedup.max_keys", self.dedup.max_keys as u64),
+            (
+                "index.export_max_records",
+                self.index.export_max_records as u64,
+            ),
         ];
         for (field, value) in positive {
             if value == 0 {
@@ -516,6 +527,7 @@ impl Config {
             ),
             ("retention.interval", self.retention.interval),
             ("index.commit_every", self.index.commit_every),
+            ("index.export_budget", self.index.export_budget),
             ("downtime.heartbeat", self.downtime.heartbeat),
         ];
         for (field, value) in durations {
@@ -591,6 +603,29 @@ sources:
         assert_eq!(c.clusters[0].silence_limit, Some(Duration::from_secs(600)));
         assert!(c.clusters[0].redact);
         assert_eq!(c.sources[1].stream, Stream::PgAudit);
+    }
+
+    #[test]
+    fn export_limits_default_to_the_query_service_and_refuse_zero() {
+        let c = Config::parse("", "f.yaml").unwrap();
+        assert_eq!(
+            c.index.export_max_records,
+            whodid_query::ServiceConfig::default().export_max_records
+        );
+        let c = Config::parse(
+            "index: {export_max_records: 500, export_budget: 5s}\n",
+            "f.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.index.export_max_records, 500);
+        assert_eq!(c.index.export_budget, Duration::from_secs(5));
+        for bad in [
+            "index: {export_max_records: 0}\n",
+            "index: {export_budget: 0s}\n",
+        ] {
+            let err = Config::parse(bad, "f.yaml").unwrap_err().to_string();
+            assert!(err.contains("index.export_"), "{bad}: {err}");
+        }
     }
 
     /// Pieces of configuration files, valid and not, to assemble at random.

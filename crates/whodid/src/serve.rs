@@ -413,7 +413,11 @@ async fn serve(
         let follower = spawn_follower(&config.data, index_config).await?;
         let service = Arc::new(whodid_query::service::SearchService::new(
             &config.data,
-            whodid_query::service::ServiceConfig::default(),
+            whodid_query::service::ServiceConfig {
+                export_max_records: config.index.export_max_records,
+                export_budget: config.index.export_budget,
+                ..whodid_query::service::ServiceConfig::default()
+            },
         ));
         (
             Some(follower),
