@@ -32,7 +32,8 @@ seconds=${1:-30}
 connections=${2:-16}
 size_mb=${3:-512}
 apiservers=${4:-16}
-out=bench/out/ingest
+# Absolute: paths in a configuration file are relative to the file.
+out=$PWD/bench/out/ingest
 
 # Removes files of an earlier run or phase, then waits out the filesystem's
 # trim of their blocks: ext4 mounted with `discard` (as here) trims freed
@@ -80,7 +81,7 @@ index:
   enabled: ${INDEX:-true}
 clusters:
   - name: bench
-    policy: testdata/k8s/policies/01-kube-up-gce-production.yaml
+    policy: $PWD/testdata/k8s/policies/01-kube-up-gce-production.yaml
     redact: true
 YAML
 
